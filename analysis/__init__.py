@@ -1,0 +1,1 @@
+"""Metrics and plots computed from event logs. Not built yet: see the issues."""

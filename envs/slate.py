@@ -1,0 +1,372 @@
+"""The general slate environment: a Gymnasium adapter over a one-user :class:`SlateWorld`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from recarena.envs.spaces import SlateSpace
+from recarena.errors import ConfigError, ResetNeeded
+from recarena.simulators.catalog import (
+    CorpusCandidates,
+    ResampledCandidates,
+    TopicQualitySampler,
+    make_catalog,
+)
+from recarena.simulators.choice import MultinomialLogitChoice
+from recarena.simulators.core import Catalog, Response
+from recarena.simulators.users import (
+    InterestEvolution,
+    LogisticSignal,
+    NoveltySeeking,
+    ResponseSignals,
+    Satiation,
+    SatisfactionLeave,
+    TimeBudget,
+    UserModel,
+)
+from recarena.simulators.world import SlateWorld, WorldStep
+from recarena.validation import check_float, check_int
+
+__all__ = ["OBSERVATION_PARTS", "REWARD_SIGNALS", "SlateEnv", "SlateEnvConfig", "default_catalog"]
+
+#: Signals a reward can weight, and the :class:`Response` field each one sums over the slate.
+REWARD_SIGNALS: dict[str, str] = {
+    "click": "clicked",
+    "watch_time": "watch_time",
+    "like": "liked",
+    "share": "shared",
+    "follow": "followed",
+}
+
+#: What an observation can contain (see :class:`SlateEnv`).
+OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", "history")
+
+
+@lru_cache(maxsize=4)
+def default_catalog(size: int = 1000, num_creators: int = 50, seed: int = 20190101) -> Catalog:
+    """The fixed corpus of ``Slate-v0``: ``size`` items from RecSim's topic/quality sampler,
+    with ``num_creators`` creators. Built from its own seed, so it is part of the env's
+    definition and not of an episode."""
+    return make_catalog(TopicQualitySampler(), size, np.random.default_rng(seed), num_creators)
+
+
+def _default_user_model() -> UserModel:
+    return UserModel(
+        choice=MultinomialLogitChoice(temperature=0.25, no_click_score=0.0),
+        interest_dynamics=InterestEvolution(direction="stochastic"),
+        satiation=Satiation(),
+        novelty=NoveltySeeking(),
+        budget=TimeBudget(initial=60.0, step_penalty=1.0),
+        satisfaction=SatisfactionLeave(),
+        signals=ResponseSignals(
+            watch="fraction",
+            like=LogisticSignal(bias=-2.0, quality_weight=0.5, affinity_weight=1.0),
+            share=LogisticSignal(bias=-3.5, quality_weight=1.0, affinity_weight=0.5),
+            follow=LogisticSignal(bias=-4.0, quality_weight=0.3, affinity_weight=1.5),
+        ),
+        history_length=10,
+    )
+
+
+def _default_candidates() -> CorpusCandidates:
+    return CorpusCandidates(default_catalog(), num_candidates=20)
+
+
+@dataclass(frozen=True)
+class SlateEnvConfig:
+    """Everything that defines a slate environment. Invalid values raise ``ConfigError``.
+
+    Attributes:
+        user_model: the users (choice model and dynamics are its components).
+        candidates: where each step's candidates come from (catalog and candidate count).
+        slate_size: K, the number of items shown per step (1 <= K <= candidates).
+        reward_weights: reward = sum over signals of weight * (signal summed over the slate);
+            keys from ``click, watch_time, like, share, follow``.
+        observe: parts of the observation, from ``interests`` (the user's true interests,
+            as RecSim exposes them), ``candidates`` (candidate features), ``response`` (the
+            last response: click, examined, watch time and the other active signals),
+            ``response_quality`` (quality of the last slate's items, as RecSim reports it),
+            ``history`` (features and watch time of the last H consumed items).
+        horizon: steps after which the episode is truncated, or ``None``.
+    """
+
+    user_model: UserModel = field(default_factory=_default_user_model)
+    candidates: ResampledCandidates | CorpusCandidates = field(default_factory=_default_candidates)
+    slate_size: int = 5
+    reward_weights: Mapping[str, float] = field(default_factory=lambda: {"watch_time": 1.0})
+    observe: tuple[str, ...] = ("candidates", "response", "history")
+    horizon: int | None = 500
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.user_model, UserModel):
+            raise ConfigError("SlateEnvConfig.user_model", self.user_model, "a UserModel")
+        if not isinstance(self.candidates, (ResampledCandidates, CorpusCandidates)):
+            raise ConfigError("SlateEnvConfig.candidates", self.candidates,
+                              "a ResampledCandidates or CorpusCandidates")
+        check_int(self.slate_size, "SlateEnvConfig.slate_size", 1, self.candidates.num_candidates)
+        if not isinstance(self.reward_weights, Mapping) or not self.reward_weights:
+            raise ConfigError("SlateEnvConfig.reward_weights", self.reward_weights,
+                              "a non-empty mapping of signal name to weight")
+        for key, weight in self.reward_weights.items():
+            if key not in REWARD_SIGNALS:
+                raise ConfigError(f"SlateEnvConfig.reward_weights[{key!r}]", key,
+                                  "one of " + ", ".join(REWARD_SIGNALS))
+            check_float(weight, f"SlateEnvConfig.reward_weights[{key!r}]")
+        object.__setattr__(self, "reward_weights", dict(self.reward_weights))
+        observe = (self.observe,) if isinstance(self.observe, str) else tuple(self.observe)
+        if not observe:
+            raise ConfigError("SlateEnvConfig.observe", self.observe,
+                              "at least one of " + ", ".join(OBSERVATION_PARTS))
+        for part in observe:
+            if part not in OBSERVATION_PARTS:
+                raise ConfigError("SlateEnvConfig.observe", part,
+                                  "parts from " + ", ".join(OBSERVATION_PARTS))
+        object.__setattr__(self, "observe", observe)
+        if self.horizon is not None:
+            check_int(self.horizon, "SlateEnvConfig.horizon", 1)
+        if self.horizon is None and self.user_model.budget is None and self.user_model.satisfaction is None:
+            raise ConfigError("SlateEnvConfig.horizon", None,
+                              "a horizon (int) when the user model has no budget or "
+                              "satisfaction leave model: episodes would never end")
+
+    def replace(self, **changes: Any) -> SlateEnvConfig:
+        """A copy with ``changes``; unknown names raise ``ConfigError`` listing the allowed ones."""
+        allowed = [f.name for f in dataclasses.fields(self)]
+        for key in changes:
+            if key not in allowed:
+                raise ConfigError("SlateEnvConfig", key, "a field among " + ", ".join(allowed))
+        return dataclasses.replace(self, **changes)
+
+
+class SlateEnv(gym.Env):
+    """A user session facing a recommender that shows slates of K items out of C candidates.
+
+    Each episode is one user's session. The world behind it is a :class:`SlateWorld` with
+    one user, the same batched code that simulates thousands.
+
+    **Action space**: :class:`~recarena.envs.spaces.SlateSpace` ``(C, K)``: K distinct
+    candidate indices, position 0 on top. A repeated, out-of-range or misshapen slate
+    raises :class:`~recarena.errors.InvalidSlate`.
+
+    **Observation space**: a flat ``Dict`` with the parts named in ``config.observe``:
+
+    ==========================  ===========================  ===============================
+    key                         space                        part
+    ==========================  ===========================  ===============================
+    ``interests``               Box(-1, 1, (d,))             ``interests``
+    ``candidate_features``      Box(lo, hi, (C, d))          ``candidates``
+    ``response_click``          MultiBinary(K)               ``response``
+    ``response_examined``       MultiBinary(K)               ``response``
+    ``response_watch_time``     Box(0, max_len, (K,))        ``response``
+    ``response_liked`` etc.     MultiBinary(K)               ``response`` (if modelled)
+    ``response_quality``        Box(q_lo, q_hi, (K,))        ``response_quality``
+    ``history_features``        Box(lo, hi, (H, d))          ``history``
+    ``history_watch_time``      Box(0, max_len, (H,))        ``history``
+    ==========================  ===========================  ===============================
+
+    At reset the ``response_*`` entries are zeros (nothing shown yet).
+
+    **Reward**: ``sum_s reward_weights[s] * sum_k signal_s[k]`` over the shown slate.
+
+    **Episode end**: ``terminated`` when the user leaves (budget spent or satisfaction
+    collapsed); ``truncated`` after ``horizon`` steps.
+
+    **Info**: ``response`` (the :class:`~recarena.simulators.core.Response` of the step for
+    this user, arrays of shape ``(K,)``), ``examined`` (the examined positions), and
+    ``oracle``: privileged truth for analysis and oracle baselines only: ``scores`` (true
+    scores of the *current* candidates, ``(C,)``), ``quality`` and ``length`` ``(C,)``, ``interests``,
+    ``budget``, ``satisfaction``, and ``attraction`` ``(C,)`` for attraction-based choice
+    models.
+
+    **Arguments**: ``config`` (a :class:`SlateEnvConfig`) and/or any of its fields as
+    keyword arguments, which override it; ``render_mode`` (``None`` or ``"ansi"``).
+
+    **Version history**: v0: initial version.
+
+    >>> import gymnasium as gym, recarena
+    >>> env = gym.make("recarena/Slate-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> sorted(obs)[:3]
+    ['candidate_features', 'history_features', 'history_watch_time']
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, config: SlateEnvConfig | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
+        if config is None:
+            config = self.default_config()
+        if not isinstance(config, SlateEnvConfig):
+            raise ConfigError("config", config, "a SlateEnvConfig or None")
+        if overrides:
+            config = config.replace(**overrides)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError("render_mode", render_mode, "None or 'ansi'")
+        self.config = config
+        self.render_mode = render_mode
+        self.world = SlateWorld(config.user_model, config.candidates, config.slate_size)
+        src = config.candidates
+        self.num_candidates = src.num_candidates
+        self.slate_size = config.slate_size
+        self.action_space = SlateSpace(src.num_candidates, config.slate_size)
+        self._build_observation_space()
+        self._reward_terms = tuple((REWARD_SIGNALS[k], float(w))
+                                   for k, w in config.reward_weights.items() if w != 0.0)
+        link = getattr(config.user_model.choice, "link", None)
+        self._attraction_link = link
+        self._t = 0
+        self._done = True
+        self._last: WorldStep | None = None
+
+    @classmethod
+    def default_config(cls) -> SlateEnvConfig:
+        """The configuration used when none is given."""
+        return SlateEnvConfig()
+
+    # ----------------------------------------------------------------- spaces
+    def _build_observation_space(self) -> None:
+        cfg, src, um = self.config, self.config.candidates, self.config.user_model
+        c, k, d, h = src.num_candidates, cfg.slate_size, src.feature_dim, um.history_length
+        f_lo, f_hi = src.feature_bounds()
+        q_lo, q_hi = src.quality_bounds()
+        max_len = src.max_length()
+        self._f_bounds = (f_lo, f_hi)
+        self._q_bounds = (q_lo, q_hi)
+        self._max_len = max_len
+        self._signal_keys = tuple(
+            (f"response_{name}", attr) for name, attr in
+            (("liked", "liked"), ("shared", "shared"), ("followed", "followed"))
+            if getattr(um.signals, {"liked": "like", "shared": "share", "followed": "follow"}[name])
+            is not None)
+        parts: dict[str, spaces.Space] = {}
+        f32 = np.float32
+        for part in cfg.observe:
+            if part == "interests":
+                parts["interests"] = spaces.Box(-1.0, 1.0, (d,), f32)
+            elif part == "candidates":
+                parts["candidate_features"] = spaces.Box(f_lo, f_hi, (c, d), f32)
+            elif part == "response":
+                parts["response_click"] = spaces.MultiBinary(k)
+                parts["response_examined"] = spaces.MultiBinary(k)
+                parts["response_watch_time"] = spaces.Box(0.0, max_len, (k,), f32)
+                for key, _ in self._signal_keys:
+                    parts[key] = spaces.MultiBinary(k)
+            elif part == "response_quality":
+                parts["response_quality"] = spaces.Box(q_lo, q_hi, (k,), f32)
+            elif part == "history":
+                parts["history_features"] = spaces.Box(min(f_lo, 0.0), max(f_hi, 0.0), (h, d), f32)
+                parts["history_watch_time"] = spaces.Box(0.0, max_len, (h,), f32)
+        self.observation_space = spaces.Dict(parts)
+
+    # ----------------------------------------------------------------- API
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        # A child of the env's generator: same seed, same world; no seed, a new one.
+        self.world.reset(1, self.np_random)
+        self._t = 0
+        self._done = False
+        self._last = None
+        return self._observe(None), self._info(None)
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self._done:
+            raise ResetNeeded("step() called before reset() or after the episode ended; "
+                              "call reset() first")
+        slate = self.action_space.validate(action)
+        out = self.world.step(slate[None, :])
+        self._last = out
+        resp = out.response
+        reward = 0.0
+        for attr, weight in self._reward_terms:
+            reward += weight * float(getattr(resp, attr)[0].sum())
+        self._t += 1
+        terminated = bool(resp.left[0])
+        truncated = (not terminated and self.config.horizon is not None
+                     and self._t >= self.config.horizon)
+        self._done = terminated or truncated
+        return self._observe(resp), reward, terminated, truncated, self._info(out)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        state = self.world.state
+        lines = [f"step {self._t}"]
+        if state is not None:
+            lines.append(f"user {int(state.user_id[0])}: budget={state.budget[0]:.2f} "
+                         f"satisfaction={state.satisfaction[0]:.2f}")
+        if self._last is not None:
+            r, s = self._last.response, self._last.slate
+            for k in range(self.slate_size):
+                lines.append(
+                    f"  #{k} item={int(s.item_id[0, k])} topic={int(s.topic[0, k])} "
+                    f"q={s.quality[0, k]:+.2f} clicked={bool(r.clicked[0, k])} "
+                    f"watch={r.watch_time[0, k]:.2f}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------- helpers
+    def _observe(self, resp: Response | None) -> dict[str, np.ndarray]:
+        world, k = self.world, self.slate_size
+        state, cands = world.state, world.candidates
+        assert state is not None and cands is not None
+        obs: dict[str, np.ndarray] = {}
+        for part in self.config.observe:
+            if part == "interests":
+                obs["interests"] = state.interests[0].astype(np.float32)
+            elif part == "candidates":
+                obs["candidate_features"] = cands.features[0].astype(np.float32)
+            elif part == "response":
+                if resp is None:
+                    obs["response_click"] = np.zeros(k, np.int8)
+                    obs["response_examined"] = np.zeros(k, np.int8)
+                    obs["response_watch_time"] = np.zeros(k, np.float32)
+                    for key, _ in self._signal_keys:
+                        obs[key] = np.zeros(k, np.int8)
+                else:
+                    obs["response_click"] = resp.clicked[0].astype(np.int8)
+                    obs["response_examined"] = resp.examined[0].astype(np.int8)
+                    obs["response_watch_time"] = resp.watch_time[0].astype(np.float32)
+                    for key, attr in self._signal_keys:
+                        obs[key] = getattr(resp, attr)[0].astype(np.int8)
+            elif part == "response_quality":
+                if self._last is None:
+                    obs["response_quality"] = np.zeros(k, np.float32)
+                else:
+                    q = np.clip(self._last.slate.quality[0], *self._q_bounds)
+                    obs["response_quality"] = q.astype(np.float32)
+            elif part == "history":
+                obs["history_features"] = state.history_features[0].astype(np.float32)
+                obs["history_watch_time"] = np.minimum(
+                    state.history_watch[0], self._max_len).astype(np.float32)
+        return obs
+
+    def _info(self, out: WorldStep | None) -> dict[str, Any]:
+        world = self.world
+        state, cands = world.state, world.candidates
+        assert state is not None and cands is not None
+        scores = world.candidate_scores()[0]
+        oracle = {
+            "scores": scores,
+            "quality": cands.quality[0].copy(),
+            "length": cands.length[0].copy(),
+            "interests": state.interests[0].copy(),
+            "budget": float(state.budget[0]),
+            "satisfaction": float(state.satisfaction[0]),
+        }
+        if self._attraction_link is not None:
+            oracle["attraction"] = self._attraction_link(scores)
+        info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
+        if out is not None:
+            info["response"] = Response(*(a[0] for a in out.response))
+            info["examined"] = out.response.examined[0]
+            info["slate_item_ids"] = out.slate.item_id[0]
+        return info

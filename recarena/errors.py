@@ -1,0 +1,79 @@
+"""Typed errors raised by recarena.
+
+Every error that reaches a user names what was expected and what was received. They all
+derive from :class:`RecArenaError`, and each also derives from the built-in exception a
+Python user would reach for (``ValueError``, ``KeyError``, ``RuntimeError``), so that
+``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "InvalidSlate",
+    "LLMBackendError",
+    "RecArenaError",
+    "ResetNeeded",
+    "UnknownEnvError",
+    "describe",
+]
+
+
+class RecArenaError(Exception):
+    """Base class of every error recarena raises on purpose."""
+
+
+class ConfigError(RecArenaError, ValueError):
+    """A configuration value (constructor argument, config field, scenario key) is invalid.
+
+    The message names the field (as a dotted path where nested), the value received and
+    what is allowed.
+    """
+
+    def __init__(self, field: str, received: Any, expected: str) -> None:
+        self.field = field
+        self.received = received
+        self.expected = expected
+        super().__init__(f"{field}: expected {expected}, received {describe(received)}")
+
+
+class InvalidSlate(RecArenaError, ValueError):
+    """A slate (action) is malformed: wrong shape, out-of-range or repeated candidates."""
+
+
+class UnknownEnvError(RecArenaError, KeyError):
+    """An environment id is not registered."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class DataError(RecArenaError, ValueError):
+    """A data file is missing, has the wrong columns, or holds garbled rows."""
+
+
+class LLMBackendError(RecArenaError, RuntimeError):
+    """An LLM endpoint failed or returned something that could not be used."""
+
+
+def describe(value: Any, limit: int = 80) -> str:
+    """Short, readable description of a received value for error messages."""
+    try:
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            body = np.array2string(value, threshold=12, max_line_width=limit)
+            return f"array(shape={value.shape}, dtype={value.dtype}) {body}"
+    except ImportError:  # pragma: no cover - numpy is a core dependency
+        pass
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+class ResetNeeded(RecArenaError, RuntimeError):
+    """``step`` was called before ``reset`` or after the episode ended."""

@@ -1,0 +1,82 @@
+"""Shared pieces of the click/choice models: attraction links and pattern enumeration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recarena.errors import ConfigError
+from recarena.simulators.core import ChoiceOutcome
+from recarena.validation import check_choice, check_float
+
+__all__ = ["AttractionLink", "all_patterns", "sample_single_choice", "single_choice_patterns"]
+
+
+@dataclass(frozen=True)
+class AttractionLink:
+    """Maps a user's score of an item to an attraction (click-if-examined) probability.
+
+    ``kind="identity"``: the scores already are probabilities in [0, 1] (e.g. Cascade-v0's
+    fixed attraction weights). ``kind="sigmoid"``: ``a = 1 / (1 + exp(-(s - offset) / temperature))``.
+    ``kind="linear"``: RecSim's proportional cascade, ``a = clip(scaling * (s - min_normalizer), 0, 1)``.
+    """
+
+    kind: str = "sigmoid"
+    temperature: float = 0.25
+    offset: float = 0.0
+    scaling: float = 0.5
+    min_normalizer: float = -1.0
+
+    def __post_init__(self) -> None:
+        check_choice(self.kind, "AttractionLink.kind", ("identity", "sigmoid", "linear"))
+        check_float(self.temperature, "AttractionLink.temperature", 0.0, low_open=True)
+        check_float(self.offset, "AttractionLink.offset")
+        check_float(self.scaling, "AttractionLink.scaling", 0.0, low_open=True)
+        check_float(self.min_normalizer, "AttractionLink.min_normalizer")
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        if self.kind == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-(scores - self.offset) / self.temperature))
+        if self.kind == "linear":
+            return np.clip(self.scaling * (scores - self.min_normalizer), 0.0, 1.0)
+        if scores.size and (scores.min() < 0.0 or scores.max() > 1.0):
+            raise ConfigError("AttractionLink(kind='identity') scores", scores,
+                              "probabilities in [0, 1]; use kind='sigmoid' or 'linear' for raw scores")
+        return scores
+
+
+def all_patterns(k: int) -> np.ndarray:
+    """Every click pattern of a slate of size ``k`` as a bool array ``(2**k, k)``.
+
+    Row ``b`` has position ``j`` clicked when bit ``j`` of ``b`` is set.
+    """
+    b = np.arange(2**k)[:, None]
+    return ((b >> np.arange(k)[None, :]) & 1).astype(bool)
+
+
+def single_choice_patterns(choice_probs: np.ndarray) -> np.ndarray:
+    """Pattern probabilities ``(N, 2**K)`` of a model that clicks at most once.
+
+    Args:
+        choice_probs: ``(N, K + 1)``; probability of clicking each position, last column no click.
+    """
+    n, k1 = choice_probs.shape
+    k = k1 - 1
+    out = np.zeros((n, 2**k))
+    out[:, 0] = choice_probs[:, k]
+    out[:, 1 << np.arange(k)] = choice_probs[:, :k]
+    return out
+
+
+def sample_single_choice(choice_probs: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
+    """Draw one choice per user from ``(N, K + 1)`` probabilities (last column: no click).
+
+    Every position counts as examined (the models that use this have no examination step).
+    """
+    n, k1 = choice_probs.shape
+    cum = np.cumsum(choice_probs, axis=1)
+    u = rng.random(n) * cum[:, -1]
+    chosen = (u[:, None] >= cum).sum(axis=1)  # index in [0, K]; K means no click
+    clicked = np.arange(k1 - 1)[None, :] == chosen[:, None]
+    return ChoiceOutcome(clicked, np.ones_like(clicked))

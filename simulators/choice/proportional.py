@@ -1,0 +1,67 @@
+"""RecSim's multinomial proportional choice model with a no-click option."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recarena.errors import ConfigError
+from recarena.simulators.choice.base import sample_single_choice, single_choice_patterns
+from recarena.simulators.core import ChoiceOutcome
+from recarena.validation import check_float
+
+__all__ = ["ProportionalChoice"]
+
+
+@dataclass(frozen=True)
+class ProportionalChoice:
+    """Multinomial proportional choice (RecSim's ``MultinomialProportionalChoiceModel``).
+
+    Ie et al. 2019, "RecSim: A Configurable Simulation Platform for Recommender Systems".
+    The user picks at most one item; with ``w_k = s_k - min_normalizer`` and
+    ``w_0 = no_click_mass - min_normalizer``:
+
+        P(click k) = w_k / (w_0 + sum_j w_j),   P(no click) = w_0 / (w_0 + sum_j w_j).
+
+    Position does not matter, and every position counts as examined.
+
+    Args:
+        no_click_mass: score of the no-click option (RecSim's interest_evolution uses 1.0).
+        min_normalizer: offset (<= every score) that makes scores non-negative (RecSim: -1.0).
+    """
+
+    no_click_mass: float = 1.0
+    min_normalizer: float = -1.0
+
+    def __post_init__(self) -> None:
+        check_float(self.no_click_mass, "ProportionalChoice.no_click_mass")
+        check_float(self.min_normalizer, "ProportionalChoice.min_normalizer")
+        if self.no_click_mass < self.min_normalizer:
+            raise ConfigError("ProportionalChoice.no_click_mass", self.no_click_mass,
+                              f"a value >= min_normalizer ({self.min_normalizer})")
+
+    def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """``(N, K + 1)`` probabilities of clicking each position; last column: no click."""
+        n, k = scores.shape
+        w = np.empty((n, k + 1))
+        np.subtract(scores, self.min_normalizer, out=w[:, :k])
+        w[:, k] = self.no_click_mass - self.min_normalizer
+        if w[:, :k].min(initial=0.0) < 0.0:
+            raise ConfigError("ProportionalChoice scores", scores,
+                              f"scores >= min_normalizer ({self.min_normalizer})")
+        total = w.sum(axis=1, keepdims=True)
+        if np.any(total <= 0.0):
+            raise ConfigError("ProportionalChoice scores", scores, "a positive total mass")
+        w /= total
+        return w
+
+    def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Marginal click probability per position, ``(N, K)``."""
+        return self.choice_probabilities(scores)[:, :-1]
+
+    def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
+        return sample_single_choice(self.choice_probabilities(scores), rng)
+
+    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        return single_choice_patterns(self.choice_probabilities(scores))

@@ -1,0 +1,323 @@
+"""Typed records and protocols of the simulated world.
+
+Everything here is batched: the leading axis is always the N users of a world. A single-user
+environment is a batch of one. Records are NamedTuples of numpy arrays (cheap to build,
+comparable by Gymnasium's checker, picklable) or small dataclasses of arrays for mutable
+state.
+
+Shapes use N = users, C = candidates per step, K = slate size, d = feature dimension,
+T = number of topics, H = history length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from recarena.errors import ConfigError
+
+__all__ = [
+    "CandidateSource",
+    "Catalog",
+    "ChoiceModel",
+    "ChoiceOutcome",
+    "Items",
+    "Response",
+    "UserBatch",
+    "take_along_users",
+]
+
+
+def take_along_users(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Gather ``values[n, index[n, k], ...]`` for a batch.
+
+    Args:
+        values: array of shape ``(N, C, ...)``.
+        index: integer array of shape ``(N, K)``.
+
+    Returns:
+        Array of shape ``(N, K, ...)``.
+    """
+    rows = np.arange(values.shape[0])[:, None]
+    return values[rows, index]
+
+
+class Items(NamedTuple):
+    """A batch of items: candidates ``(N, C)`` or a slate ``(N, K)``.
+
+    Attributes:
+        item_id: int64 ``(N, C)``; unique id of the item in its catalog or sampler.
+        topic: int64 ``(N, C)``; topic (cluster) id in ``[0, T)``.
+        features: float64 ``(N, C, d)``; the item's observable feature vector.
+        quality: float64 ``(N, C)``; latent quality (RecSim's "trashiness/nutritiousness").
+        length: float64 ``(N, C)``; duration in minutes.
+        creator_id: int64 ``(N, C)``; id of the creator who made the item.
+    """
+
+    item_id: np.ndarray
+    topic: np.ndarray
+    features: np.ndarray
+    quality: np.ndarray
+    length: np.ndarray
+    creator_id: np.ndarray
+
+    def take(self, index: np.ndarray) -> Items:
+        """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
+        rows = np.arange(index.shape[0])[:, None]
+        return Items(
+            self.item_id[rows, index],
+            self.topic[rows, index],
+            self.features[rows, index],
+            self.quality[rows, index],
+            self.length[rows, index],
+            self.creator_id[rows, index],
+        )
+
+
+class ChoiceOutcome(NamedTuple):
+    """What a choice model returns for a batch of slates.
+
+    Attributes:
+        clicked: bool ``(N, K)``.
+        examined: bool ``(N, K)``; positions the user looked at (all positions for
+            models that have no examination process, such as MNL).
+    """
+
+    clicked: np.ndarray
+    examined: np.ndarray
+
+
+class Response(NamedTuple):
+    """A user's response to a slate, batched. Signals a model does not produce are zeros.
+
+    Attributes:
+        clicked: bool ``(N, K)``.
+        examined: bool ``(N, K)``.
+        watch_time: float64 ``(N, K)``; minutes watched (0 where not clicked).
+        liked: bool ``(N, K)``.
+        shared: bool ``(N, K)``.
+        followed: bool ``(N, K)``; the user followed the item's creator.
+        left: bool ``(N,)``; the user ended the session after this slate.
+    """
+
+    clicked: np.ndarray
+    examined: np.ndarray
+    watch_time: np.ndarray
+    liked: np.ndarray
+    shared: np.ndarray
+    followed: np.ndarray
+    left: np.ndarray
+
+
+@runtime_checkable
+class ChoiceModel(Protocol):
+    """Maps per-position scores of a slate to clicks and examined positions."""
+
+    def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
+        """Draw clicks for scores of shape ``(N, K)`` (position 0 is the top)."""
+        ...
+
+    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Analytic probability of every click pattern, ``(N, 2**K)``.
+
+        Pattern ``b`` has position ``k`` clicked when bit ``k`` of ``b`` is set.
+        """
+        ...
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """Produces the candidate set each user sees at each step."""
+
+    num_candidates: int
+    feature_dim: int
+    num_topics: int
+
+    def sample(self, n: int, rng: np.random.Generator) -> Items:
+        """Candidates for ``n`` users, shape ``(n, num_candidates)``."""
+        ...
+
+    def feature_bounds(self) -> tuple[float, float]:
+        """Lower and upper bound of every feature value."""
+        ...
+
+    def quality_bounds(self) -> tuple[float, float]:
+        """Lower and upper bound of item quality."""
+        ...
+
+    def max_length(self) -> float:
+        """Upper bound of an item's length (minutes)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """A fixed corpus of M items, stored column-wise.
+
+    Attributes:
+        features: float64 ``(M, d)``.
+        topic: int64 ``(M,)`` in ``[0, num_topics)``.
+        quality: float64 ``(M,)``.
+        length: float64 ``(M,)``; minutes, > 0.
+        creator_id: int64 ``(M,)``; >= 0.
+        num_topics: number of topics T (defaults to ``max(topic) + 1``).
+        titles: optional item titles (LLM users read them); length M.
+    """
+
+    features: np.ndarray
+    topic: np.ndarray
+    quality: np.ndarray
+    length: np.ndarray
+    creator_id: np.ndarray
+    num_topics: int = -1
+    titles: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        feats = np.asarray(self.features, dtype=np.float64)
+        if feats.ndim != 2 or feats.shape[0] == 0:
+            raise ConfigError("Catalog.features", feats, "a non-empty 2-D array (items, features)")
+        m = feats.shape[0]
+        cols = {}
+        for name, dtype in (("topic", np.int64), ("quality", np.float64),
+                            ("length", np.float64), ("creator_id", np.int64)):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != (m,):
+                raise ConfigError(f"Catalog.{name}", arr, f"an array of shape ({m},)")
+            if dtype is np.int64 and arr.size and not np.issubdtype(arr.dtype, np.integer):
+                raise ConfigError(f"Catalog.{name}", arr, "an integer array")
+            cols[name] = arr.astype(dtype, copy=True)
+        if not np.all(np.isfinite(feats)):
+            raise ConfigError("Catalog.features", feats, "finite values")
+        if np.any(cols["length"] <= 0) or not np.all(np.isfinite(cols["length"])):
+            raise ConfigError("Catalog.length", cols["length"], "finite lengths > 0")
+        if np.any(cols["topic"] < 0):
+            raise ConfigError("Catalog.topic", cols["topic"], "topic ids >= 0")
+        if np.any(cols["creator_id"] < 0):
+            raise ConfigError("Catalog.creator_id", cols["creator_id"], "creator ids >= 0")
+        num_topics = int(self.num_topics)
+        if num_topics == -1:
+            num_topics = int(cols["topic"].max()) + 1
+        if num_topics <= int(cols["topic"].max()):
+            raise ConfigError("Catalog.num_topics", self.num_topics,
+                              f"an int > the largest topic id {int(cols['topic'].max())}")
+        if self.titles is not None and len(self.titles) != m:
+            raise ConfigError("Catalog.titles", self.titles, f"{m} titles, one per item")
+        object.__setattr__(self, "features", feats.copy())
+        for name, arr in cols.items():
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "num_topics", num_topics)
+        if self.titles is not None:
+            object.__setattr__(self, "titles", tuple(str(t) for t in self.titles))
+        for name in ("features", "topic", "quality", "length", "creator_id"):
+            getattr(self, name).flags.writeable = False
+
+    @property
+    def size(self) -> int:
+        """Number of items M."""
+        return int(self.features.shape[0])
+
+    @property
+    def feature_dim(self) -> int:
+        """Feature dimension d."""
+        return int(self.features.shape[1])
+
+    def items(self, index: np.ndarray) -> Items:
+        """Items at catalog indices ``index`` (any shape S), as :class:`Items` of shape S."""
+        return Items(
+            index.astype(np.int64, copy=False),
+            self.topic[index],
+            self.features[index],
+            self.quality[index],
+            self.length[index],
+            self.creator_id[index],
+        )
+
+
+@dataclass(eq=False)
+class UserBatch:
+    """Mutable state of N users, one array per quantity (no per-user objects).
+
+    Components that a user model does not use leave their arrays at zero width or zero.
+
+    Attributes:
+        user_id: int64 ``(N,)``.
+        interests: float64 ``(N, d)``; affinity of the user to each feature, in [-1, 1].
+        budget: float64 ``(N,)``; minutes left in the session (RecSim's time budget).
+        satiation: float64 ``(N, T)``; per-topic satiation (Leqi et al. 2021).
+        novelty_static: float64 ``(N,)``; per-user novelty-seeking propensity in (0, 1).
+        novelty_session: float64 ``(N,)``; the propensity in force this session.
+        satisfaction: float64 ``(N,)``; running satisfaction (leave model).
+        history_item: int64 ``(N, H)``; last H consumed item ids, -1 where empty.
+        history_topic: int64 ``(N, H)``; their topics, -1 where empty.
+        history_features: float64 ``(N, H, d)``; their features, 0 where empty.
+        history_watch: float64 ``(N, H)``; minutes watched of them.
+        num_consumed: int64 ``(N,)``; items consumed so far (ring buffer write position).
+        steps: int64 ``(N,)``; slates seen this session.
+        left: bool ``(N,)``; the user has ended the session.
+    """
+
+    user_id: np.ndarray
+    interests: np.ndarray
+    budget: np.ndarray
+    satiation: np.ndarray
+    novelty_static: np.ndarray
+    novelty_session: np.ndarray
+    satisfaction: np.ndarray
+    history_item: np.ndarray
+    history_topic: np.ndarray
+    history_features: np.ndarray
+    history_watch: np.ndarray
+    num_consumed: np.ndarray
+    steps: np.ndarray
+    left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @classmethod
+    def zeros(cls, n: int, feature_dim: int, num_topics: int, history_length: int) -> UserBatch:
+        """A batch of ``n`` users with every quantity at its empty value."""
+        return cls(
+            user_id=np.arange(n, dtype=np.int64),
+            interests=np.zeros((n, feature_dim)),
+            budget=np.zeros(n),
+            satiation=np.zeros((n, num_topics)),
+            novelty_static=np.full(n, 0.5),
+            novelty_session=np.full(n, 0.5),
+            satisfaction=np.zeros(n),
+            history_item=np.full((n, history_length), -1, dtype=np.int64),
+            history_topic=np.full((n, history_length), -1, dtype=np.int64),
+            history_features=np.zeros((n, history_length, feature_dim)),
+            history_watch=np.zeros((n, history_length)),
+            num_consumed=np.zeros(n, dtype=np.int64),
+            steps=np.zeros(n, dtype=np.int64),
+            left=np.zeros(n, dtype=bool),
+        )
+
+    @property
+    def size(self) -> int:
+        """Number of users N."""
+        return int(self.user_id.shape[0])
+
+    def copy(self) -> UserBatch:
+        """A deep copy (for snapshots and common-random-number comparisons)."""
+        return UserBatch(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """Fresh copies of every array, keyed by field name."""
+        return {f.name: getattr(self, f.name).copy() for f in fields(self)}
+
+
+def as_float_tuple(values: Sequence[float] | np.ndarray, name: str, length: int | None = None,
+                   low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+    """Validate a 1-D float vector parameter; raise :class:`ConfigError` naming ``name``."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(name, values, "a 1-D sequence of numbers") from None
+    if arr.ndim != 1 or (length is not None and arr.shape[0] != length):
+        want = f"length {length}" if length is not None else "1-D"
+        raise ConfigError(name, values, f"a {want} sequence of numbers")
+    if not np.all(np.isfinite(arr)) or np.any(arr < low) or np.any(arr > high):
+        raise ConfigError(name, values, f"finite values in [{low}, {high}]")
+    return arr

@@ -1,0 +1,1 @@
+"""Creator models (strategic, information-asymmetric). Not built yet: see the issues."""

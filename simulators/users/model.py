@@ -1,0 +1,192 @@
+"""A user model composed of interchangeable components, batched over N users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recarena.errors import ConfigError
+from recarena.simulators.choice import (
+    CascadeChoice,
+    DependentClickChoice,
+    MultinomialLogitChoice,
+    PositionBasedChoice,
+    ProportionalChoice,
+)
+from recarena.simulators.core import Items, Response, UserBatch
+from recarena.simulators.users.interests import FixedInterests, InterestEvolution, UniformInterests
+from recarena.simulators.users.novelty import NoveltySeeking
+from recarena.simulators.users.satiation import Satiation
+from recarena.simulators.users.session import SatisfactionLeave, TimeBudget
+from recarena.simulators.users.signals import ResponseSignals
+from recarena.validation import check_int
+
+__all__ = ["UserModel"]
+
+_CHOICE_TYPES = (ProportionalChoice, MultinomialLogitChoice, CascadeChoice,
+                 PositionBasedChoice, DependentClickChoice)
+
+
+@dataclass(frozen=True)
+class UserModel:
+    """Users as transition functions over a :class:`UserBatch` (RecSim's user model split
+    into ``initial_state`` / ``respond`` / ``next_state``, RecSim NG style).
+
+    The score of item ``i`` for user ``u`` is
+
+        score = <interests_u, features_i>                        (affinity)
+                - satiation.strength * s_u[topic_i]              (if ``satiation``)
+                + novelty.weight * (2 p_u - 1) * novel_u(i)      (if ``novelty``)
+
+    and the ``choice`` model turns the slate's scores into clicks. Each component is a
+    constructor argument; ``None`` switches it off (its state stays zero and it draws no
+    random numbers).
+
+    Args:
+        choice: click/choice model (see :mod:`recarena.simulators.choice`).
+        interest_prior: distribution of initial interests.
+        interest_dynamics: how consumption moves interests, or ``None`` (static interests).
+        satiation: per-topic satiation, or ``None``.
+        novelty: novelty-seeking propensity, or ``None``.
+        budget: time budget (the user leaves when it runs out), or ``None``.
+        satisfaction: satisfaction-collapse leave model, or ``None``.
+        signals: watch time / like / share / follow models.
+        history_length: H, the number of consumed items remembered.
+    """
+
+    choice: object = field(default_factory=ProportionalChoice)
+    interest_prior: UniformInterests | FixedInterests = field(default_factory=UniformInterests)
+    interest_dynamics: InterestEvolution | None = field(default_factory=InterestEvolution)
+    satiation: Satiation | None = None
+    novelty: NoveltySeeking | None = None
+    budget: TimeBudget | None = field(default_factory=TimeBudget)
+    satisfaction: SatisfactionLeave | None = None
+    signals: ResponseSignals = field(default_factory=ResponseSignals)
+    history_length: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.choice, _CHOICE_TYPES):
+            raise ConfigError("UserModel.choice", self.choice,
+                              "one of " + ", ".join(t.__name__ for t in _CHOICE_TYPES))
+        checks = (
+            ("interest_prior", (UniformInterests, FixedInterests), False),
+            ("interest_dynamics", (InterestEvolution,), True),
+            ("satiation", (Satiation,), True),
+            ("novelty", (NoveltySeeking,), True),
+            ("budget", (TimeBudget,), True),
+            ("satisfaction", (SatisfactionLeave,), True),
+            ("signals", (ResponseSignals,), False),
+        )
+        for name, types, optional in checks:
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if not isinstance(value, types):
+                want = " or ".join(t.__name__ for t in types) + (" or None" if optional else "")
+                raise ConfigError(f"UserModel.{name}", value, want)
+        check_int(self.history_length, "UserModel.history_length", 1, 10_000)
+
+    # ----------------------------------------------------------------- transitions
+    def initial_state(self, n: int, feature_dim: int, num_topics: int,
+                      rng: np.random.Generator) -> UserBatch:
+        """Fresh state of ``n`` users."""
+        state = UserBatch.zeros(n, feature_dim, num_topics, self.history_length)
+        state.interests[:] = self.interest_prior.sample(n, feature_dim, rng)
+        if self.novelty is not None:
+            self.novelty.init(state, rng)
+        if self.budget is not None:
+            self.budget.init(state)
+        if self.satisfaction is not None:
+            self.satisfaction.init(state)
+        return state
+
+    def affinity(self, state: UserBatch, items: Items) -> np.ndarray:
+        """Raw affinity ``<interests, features>``, ``(N, K)``."""
+        return np.einsum("nd,nkd->nk", state.interests, items.features)
+
+    def scores(self, state: UserBatch, items: Items) -> np.ndarray:
+        """The scores the choice model sees, ``(N, K)``."""
+        s = self.affinity(state, items)
+        if self.satiation is not None:
+            s -= self.satiation.penalty(state, items)
+        if self.novelty is not None:
+            s += self.novelty.bonus(state, items)
+        return s
+
+    def respond(self, state: UserBatch, items: Items, rng: np.random.Generator,
+                scores: np.ndarray | None = None) -> Response:
+        """The users' response to slates ``items`` (``(N, K)``). ``left`` is all False here:
+        leaving is decided by :meth:`has_left` after :meth:`next_state`."""
+        if scores is None:
+            scores = self.scores(state, items)
+        outcome = self.choice.sample(scores, rng)  # type: ignore[attr-defined]
+        clicked = outcome.clicked
+        sig = self.signals
+        watch = sig.watch_time(items, clicked, scores,
+                               state.budget if self.budget is not None else None, rng)
+        return Response(
+            clicked,
+            outcome.examined,
+            watch,
+            sig.binary(sig.like, items, clicked, scores, rng),
+            sig.binary(sig.share, items, clicked, scores, rng),
+            sig.binary(sig.follow, items, clicked, scores, rng),
+            np.zeros(state.size, dtype=bool),
+        )
+
+    def next_state(self, state: UserBatch, items: Items, response: Response,
+                   rng: np.random.Generator, scores: np.ndarray | None = None) -> None:
+        """Advance ``state`` in place after ``response`` to ``items``.
+
+        ``scores`` must be the pre-response scores (RecSim computes the utility that
+        refunds the budget before it moves the interests)."""
+        clicked = response.clicked
+        if scores is None:
+            scores = self.scores(state, items)
+        if self.budget is not None:
+            self.budget.update(state, items, clicked, response.watch_time, scores)
+        if self.satisfaction is not None:
+            self.satisfaction.update(state, items, clicked, scores)
+        if self.interest_dynamics is not None:
+            self.interest_dynamics.update(state, items, clicked, rng)
+        if self.satiation is not None:
+            self.satiation.update(state, items, clicked)
+        if clicked.any():
+            self._remember(state, items, clicked, response.watch_time)
+        state.steps += 1
+
+    def has_left(self, state: UserBatch) -> np.ndarray:
+        """``(N,)`` bool: the users whose session is over."""
+        left = np.zeros(state.size, dtype=bool)
+        if self.budget is not None:
+            left |= self.budget.has_left(state)
+        if self.satisfaction is not None:
+            left |= self.satisfaction.has_left(state)
+        return left
+
+    def start_session(self, state: UserBatch, mask: np.ndarray, rng: np.random.Generator) -> None:
+        """Begin a new session for the users in ``mask`` (budget, satisfaction, intent)."""
+        if self.budget is not None:
+            state.budget[mask] = self.budget.initial
+        if self.satisfaction is not None:
+            state.satisfaction[mask] = self.satisfaction.initial
+        if self.novelty is not None:
+            self.novelty.start_session(state, mask, rng)
+        state.steps[mask] = 0
+        state.left[mask] = False
+
+    @staticmethod
+    def _remember(state: UserBatch, items: Items, clicked: np.ndarray, watch: np.ndarray) -> None:
+        """Append clicked items to each user's ring buffer, in slate order."""
+        h = state.history_item.shape[1]
+        for k in range(clicked.shape[1]):
+            rows = np.flatnonzero(clicked[:, k])
+            if rows.size == 0:
+                continue
+            slot = state.num_consumed[rows] % h
+            state.history_item[rows, slot] = items.item_id[rows, k]
+            state.history_topic[rows, slot] = items.topic[rows, k]
+            state.history_features[rows, slot] = items.features[rows, k]
+            state.history_watch[rows, slot] = watch[rows, k]
+            state.num_consumed[rows] += 1

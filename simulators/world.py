@@ -1,0 +1,130 @@
+"""The slate world: N users, a candidate source and a user model, stepped as one batch."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from recarena.errors import ConfigError, ResetNeeded
+from recarena.simulators.catalog import CorpusCandidates, ResampledCandidates
+from recarena.simulators.core import Items, Response, UserBatch
+from recarena.simulators.users.model import UserModel
+from recarena.validation import check_int
+
+__all__ = ["SlateWorld", "WorldSnapshot", "WorldStep"]
+
+
+class WorldStep(NamedTuple):
+    """What happened in one step of the world.
+
+    Attributes:
+        slate: the shown items, ``(N, K)``.
+        response: the users' response (``left`` filled in after the state update).
+        scores: the scores the choice model saw, ``(N, K)``.
+    """
+
+    slate: Items
+    response: Response
+    scores: np.ndarray
+
+
+class WorldSnapshot(NamedTuple):
+    """Everything needed to put a world back where it was (see :meth:`SlateWorld.snapshot`)."""
+
+    state: UserBatch
+    candidates: Items
+    next_item_id: int
+    next_user_id: int
+    rng_states: tuple[dict, ...]
+
+
+class SlateWorld:
+    """N users facing slates built from per-step candidate sets.
+
+    Randomness: :meth:`reset` takes one ``np.random.Generator`` and spawns independent
+    child streams from it (``Generator.spawn``, i.e. ``SeedSequence.spawn``) for the initial
+    users, the candidates, the responses and the state dynamics. Keeping the streams apart
+    means that two policies facing the same world see the same users and candidates.
+
+    Args:
+        user_model: the users.
+        candidates: where each step's candidates come from.
+        slate_size: K, at most the number of candidates.
+    """
+
+    def __init__(self, user_model: UserModel, candidates: ResampledCandidates | CorpusCandidates,
+                 slate_size: int) -> None:
+        if not isinstance(user_model, UserModel):
+            raise ConfigError("SlateWorld.user_model", user_model, "a UserModel")
+        if not isinstance(candidates, (ResampledCandidates, CorpusCandidates)):
+            raise ConfigError("SlateWorld.candidates", candidates,
+                              "a ResampledCandidates or CorpusCandidates")
+        self.user_model = user_model
+        self.candidate_source = candidates
+        self.slate_size = check_int(slate_size, "slate_size", 1, candidates.num_candidates)
+        self.state: UserBatch | None = None
+        self.candidates: Items | None = None
+        self._next_item_id = 0
+        self._next_user_id = 0
+        self._rngs: tuple[np.random.Generator, ...] = ()
+
+    @property
+    def num_users(self) -> int:
+        return 0 if self.state is None else self.state.size
+
+    def reset(self, num_users: int, rng: np.random.Generator) -> None:
+        """Start ``num_users`` fresh users and draw their first candidates."""
+        num_users = check_int(num_users, "num_users", 1)
+        self._rngs = tuple(rng.spawn(4))  # users, candidates, responses, dynamics
+        src = self.candidate_source
+        self._next_item_id = 0
+        self.state = self.user_model.initial_state(num_users, src.feature_dim, src.num_topics,
+                                                   self._rngs[0])
+        self._next_user_id = num_users
+        self.candidates = self._draw_candidates(num_users)
+
+    def _draw_candidates(self, n: int) -> Items:
+        items = self.candidate_source.sample(n, self._rngs[1], self._next_item_id)
+        if self.candidate_source.generative:
+            self._next_item_id += n * self.candidate_source.num_candidates
+        return items
+
+    def step(self, slates: np.ndarray) -> WorldStep:
+        """Show ``slates`` (``(N, K)`` candidate indices, already validated) and advance."""
+        if self.state is None or self.candidates is None:
+            raise ResetNeeded("SlateWorld.step called before reset()")
+        model, state = self.user_model, self.state
+        items = self.candidates.take(slates)
+        scores = model.scores(state, items)
+        response = model.respond(state, items, self._rngs[2], scores)
+        model.next_state(state, items, response, self._rngs[3], scores)
+        left = model.has_left(state)
+        state.left |= left
+        self.candidates = self._draw_candidates(state.size)
+        return WorldStep(items, response._replace(left=left), scores)
+
+    def candidate_scores(self) -> np.ndarray:
+        """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""
+        if self.state is None or self.candidates is None:
+            raise ResetNeeded("SlateWorld.candidate_scores called before reset()")
+        return self.user_model.scores(self.state, self.candidates)
+
+    def snapshot(self) -> WorldSnapshot:
+        """A copy of the full world state, random streams included."""
+        if self.state is None or self.candidates is None:
+            raise ResetNeeded("SlateWorld.snapshot called before reset()")
+        return WorldSnapshot(self.state.copy(), Items(*(a.copy() for a in self.candidates)),
+                             self._next_item_id, self._next_user_id,
+                             tuple(r.bit_generator.state for r in self._rngs))
+
+    def restore(self, snap: WorldSnapshot) -> None:
+        """Put the world back to ``snap`` (which stays usable for further restores)."""
+        self.state = snap.state.copy()
+        self.candidates = Items(*(a.copy() for a in snap.candidates))
+        self._next_item_id = snap.next_item_id
+        self._next_user_id = snap.next_user_id
+        if len(self._rngs) != len(snap.rng_states):
+            self._rngs = tuple(np.random.Generator(np.random.PCG64()) for _ in snap.rng_states)
+        for r, st in zip(self._rngs, snap.rng_states, strict=True):
+            r.bit_generator.state = st
