@@ -41,7 +41,7 @@ def interest_evolution_config(num_candidates: int = 10, slate_size: int = 2) -> 
                               user_quality_factor=0.0, document_quality_factor=1.0),
             satisfaction=None,
             signals=ResponseSignals(watch="full"),
-            history_length=1,
+            history_length=0,
         ),
         candidates=ResampledCandidates(TopicQualitySampler(), num_candidates=num_candidates),
         slate_size=slate_size,

@@ -130,6 +130,9 @@ class SlateEnvConfig:
                 raise ConfigError("SlateEnvConfig.observe", part,
                                   "parts from " + ", ".join(OBSERVATION_PARTS))
         object.__setattr__(self, "observe", observe)
+        if "history" in observe and self.user_model.history_length == 0:
+            raise ConfigError("SlateEnvConfig.observe", "history",
+                              "parts without 'history' when user_model.history_length is 0")
         if self.horizon is not None:
             check_int(self.horizon, "SlateEnvConfig.horizon", 1)
         if self.horizon is None and self.user_model.budget is None and self.user_model.satisfaction is None:
@@ -341,8 +344,9 @@ class SlateEnv(gym.Env):
                 if self._last is None:
                     obs["response_quality"] = np.zeros(k, np.float32)
                 else:
-                    q = np.clip(self._last.slate.quality[0], *self._q_bounds)
-                    obs["response_quality"] = q.astype(np.float32)
+                    q = self._last.slate.quality[0].astype(np.float32)
+                    np.minimum(np.maximum(q, self._q_bounds[0], out=q), self._q_bounds[1], out=q)
+                    obs["response_quality"] = q
             elif part == "history":
                 obs["history_features"] = state.history_features[0].astype(np.float32)
                 obs["history_watch_time"] = np.minimum(
@@ -366,7 +370,7 @@ class SlateEnv(gym.Env):
             oracle["attraction"] = self._attraction_link(scores)
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
         if out is not None:
-            info["response"] = Response(*(a[0] for a in out.response))
+            info["response"] = Response._make([a[0] for a in out.response])
             info["examined"] = out.response.examined[0]
             info["slate_item_ids"] = out.slate.item_id[0]
         return info

@@ -27,8 +27,23 @@ __all__ = [
     "Items",
     "Response",
     "UserBatch",
+    "click_passes",
     "take_along_users",
 ]
+
+
+def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split the clicks ``(N, K)`` into passes of (rows, positions) with each user at most
+    once per pass, in slate order. Single-choice models give one pass."""
+    rows, cols = np.nonzero(clicked)
+    if rows.size <= 1 or not (rows[1:] == rows[:-1]).any():
+        return [(rows, cols)] if rows.size else []
+    passes = []
+    for k in range(clicked.shape[1]):
+        r = np.flatnonzero(clicked[:, k])
+        if r.size:
+            passes.append((r, np.full(r.size, k)))
+    return passes
 
 
 def take_along_users(values: np.ndarray, index: np.ndarray) -> np.ndarray:

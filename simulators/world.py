@@ -102,7 +102,8 @@ class SlateWorld:
         left = model.has_left(state)
         state.left |= left
         self.candidates = self._draw_candidates(state.size)
-        return WorldStep(items, response._replace(left=left), scores)
+        r = response
+        return WorldStep(items, Response(r[0], r[1], r[2], r[3], r[4], r[5], left), scores)
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""

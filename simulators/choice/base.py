@@ -70,13 +70,17 @@ def single_choice_patterns(choice_probs: np.ndarray) -> np.ndarray:
 
 
 def sample_single_choice(choice_probs: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
-    """Draw one choice per user from ``(N, K + 1)`` probabilities (last column: no click).
+    """Draw one choice per user from ``(N, K + 1)`` non-negative masses, proportional to the
+    probabilities (they need not sum to 1; last column: no click).
 
     Every position counts as examined (the models that use this have no examination step).
     """
-    n, k1 = choice_probs.shape
-    cum = np.cumsum(choice_probs, axis=1)
-    u = rng.random(n) * cum[:, -1]
-    chosen = (u[:, None] >= cum).sum(axis=1)  # index in [0, K]; K means no click
-    clicked = np.arange(k1 - 1)[None, :] == chosen[:, None]
-    return ChoiceOutcome(clicked, np.ones_like(clicked))
+    n = choice_probs.shape[0]
+    cum = np.add.accumulate(choice_probs, axis=1)
+    u = rng.random((n, 1)) * cum[:, -1:]
+    # The chosen index is the number of cumulative masses <= u (K means no click); position
+    # k is chosen iff cum[k-1] <= u < cum[k].
+    below = u >= cum[:, :-1]
+    clicked = ~below
+    clicked[:, 1:] &= below[:, :-1]
+    return ChoiceOutcome(clicked, np.ones(clicked.shape, dtype=bool))

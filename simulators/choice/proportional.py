@@ -37,23 +37,24 @@ class ProportionalChoice:
     def __post_init__(self) -> None:
         check_float(self.no_click_mass, "ProportionalChoice.no_click_mass")
         check_float(self.min_normalizer, "ProportionalChoice.min_normalizer")
-        if self.no_click_mass < self.min_normalizer:
+        if self.no_click_mass <= self.min_normalizer:
             raise ConfigError("ProportionalChoice.no_click_mass", self.no_click_mass,
-                              f"a value >= min_normalizer ({self.min_normalizer})")
+                              f"a value > min_normalizer ({self.min_normalizer})")
 
-    def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """``(N, K + 1)`` probabilities of clicking each position; last column: no click."""
+    def _masses(self, scores: np.ndarray) -> np.ndarray:
         n, k = scores.shape
         w = np.empty((n, k + 1))
         np.subtract(scores, self.min_normalizer, out=w[:, :k])
         w[:, k] = self.no_click_mass - self.min_normalizer
-        if w[:, :k].min(initial=0.0) < 0.0:
+        if w.min() < 0.0:  # the no-click mass is > 0, so the total is too
             raise ConfigError("ProportionalChoice scores", scores,
                               f"scores >= min_normalizer ({self.min_normalizer})")
-        total = w.sum(axis=1, keepdims=True)
-        if np.any(total <= 0.0):
-            raise ConfigError("ProportionalChoice scores", scores, "a positive total mass")
-        w /= total
+        return w
+
+    def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """``(N, K + 1)`` probabilities of clicking each position; last column: no click."""
+        w = self._masses(scores)
+        w /= w.sum(axis=1, keepdims=True)
         return w
 
     def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ class ProportionalChoice:
         return self.choice_probabilities(scores)[:, :-1]
 
     def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
-        return sample_single_choice(self.choice_probabilities(scores), rng)
+        return sample_single_choice(self._masses(scores), rng)
 
     def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
         return single_choice_patterns(self.choice_probabilities(scores))

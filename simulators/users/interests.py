@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items, UserBatch, as_float_tuple
+from recarena.simulators.core import Items, UserBatch, as_float_tuple, click_passes
 from recarena.validation import check_choice, check_float
 
 __all__ = ["FixedInterests", "InterestEvolution", "UniformInterests"]
@@ -95,18 +95,15 @@ class InterestEvolution:
         # One uniform per position and user, drawn whether or not they clicked, so the
         # stream does not depend on the policy (common random numbers across policies).
         flips = rng.random(clicked.shape)
-        if not clicked.any():
-            return
         slope = self.alpha_y_intercept / self.alpha_x_intercept
-        for k in range(clicked.shape[1]):
-            rows = np.flatnonzero(clicked[:, k])
-            if rows.size == 0:
-                continue
+        for rows, cols in click_passes(clicked):
             u = state.interests[rows]
-            f = items.features[rows, k]
+            f = items.features[rows, cols]
             delta = (self.alpha_y_intercept - slope * np.abs(u)) * f * (f - u)
             if self.direction == "stochastic":
-                p_toward = ((u + 1.0) * 0.5 * f).sum(axis=1)
-                delta *= np.where(flips[rows, k] < p_toward, 1.0, -1.0)[:, None]
-            np.clip(u + delta, -1.0, 1.0, out=u)
+                # P(toward) = sum((u + 1) / 2 * f); move away where the coin says so
+                p_toward = 0.5 * np.add.reduce((u + 1.0) * f, axis=1)
+                delta[flips[rows, cols] >= p_toward] *= -1.0
+            u += delta
+            np.minimum(np.maximum(u, -1.0, out=u), 1.0, out=u)
             state.interests[rows] = u

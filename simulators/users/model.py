@@ -14,7 +14,7 @@ from recarena.simulators.choice import (
     PositionBasedChoice,
     ProportionalChoice,
 )
-from recarena.simulators.core import Items, Response, UserBatch
+from recarena.simulators.core import Items, Response, UserBatch, click_passes
 from recarena.simulators.users.interests import FixedInterests, InterestEvolution, UniformInterests
 from recarena.simulators.users.novelty import NoveltySeeking
 from recarena.simulators.users.satiation import Satiation
@@ -52,7 +52,8 @@ class UserModel:
         budget: time budget (the user leaves when it runs out), or ``None``.
         satisfaction: satisfaction-collapse leave model, or ``None``.
         signals: watch time / like / share / follow models.
-        history_length: H, the number of consumed items remembered.
+        history_length: H, the number of consumed items remembered (0: none, which skips
+            the bookkeeping; novelty and history observations need H >= 1).
     """
 
     choice: object = field(default_factory=ProportionalChoice)
@@ -85,7 +86,11 @@ class UserModel:
             if not isinstance(value, types):
                 want = " or ".join(t.__name__ for t in types) + (" or None" if optional else "")
                 raise ConfigError(f"UserModel.{name}", value, want)
-        check_int(self.history_length, "UserModel.history_length", 1, 10_000)
+        check_int(self.history_length, "UserModel.history_length", 0, 10_000)
+        if self.novelty is not None and self.history_length == 0:
+            raise ConfigError("UserModel.history_length", 0,
+                              "history_length >= 1 when novelty is modelled (novelty is judged "
+                              "against the consumed history)")
 
     # ----------------------------------------------------------------- transitions
     def initial_state(self, n: int, feature_dim: int, num_topics: int,
@@ -103,7 +108,7 @@ class UserModel:
 
     def affinity(self, state: UserBatch, items: Items) -> np.ndarray:
         """Raw affinity ``<interests, features>``, ``(N, K)``."""
-        return np.einsum("nd,nkd->nk", state.interests, items.features)
+        return np.matmul(items.features, state.interests[:, :, None])[:, :, 0]
 
     def scores(self, state: UserBatch, items: Items) -> np.ndarray:
         """The scores the choice model sees, ``(N, K)``."""
@@ -152,18 +157,20 @@ class UserModel:
             self.interest_dynamics.update(state, items, clicked, rng)
         if self.satiation is not None:
             self.satiation.update(state, items, clicked)
-        if clicked.any():
+        if self.history_length:
             self._remember(state, items, clicked, response.watch_time)
         state.steps += 1
 
     def has_left(self, state: UserBatch) -> np.ndarray:
         """``(N,)`` bool: the users whose session is over."""
-        left = np.zeros(state.size, dtype=bool)
         if self.budget is not None:
-            left |= self.budget.has_left(state)
+            left = self.budget.has_left(state)
+            if self.satisfaction is not None:
+                left |= self.satisfaction.has_left(state)
+            return left
         if self.satisfaction is not None:
-            left |= self.satisfaction.has_left(state)
-        return left
+            return self.satisfaction.has_left(state)
+        return np.zeros(state.size, dtype=bool)
 
     def start_session(self, state: UserBatch, mask: np.ndarray, rng: np.random.Generator) -> None:
         """Begin a new session for the users in ``mask`` (budget, satisfaction, intent)."""
@@ -180,13 +187,10 @@ class UserModel:
     def _remember(state: UserBatch, items: Items, clicked: np.ndarray, watch: np.ndarray) -> None:
         """Append clicked items to each user's ring buffer, in slate order."""
         h = state.history_item.shape[1]
-        for k in range(clicked.shape[1]):
-            rows = np.flatnonzero(clicked[:, k])
-            if rows.size == 0:
-                continue
+        for rows, cols in click_passes(clicked):
             slot = state.num_consumed[rows] % h
-            state.history_item[rows, slot] = items.item_id[rows, k]
-            state.history_topic[rows, slot] = items.topic[rows, k]
-            state.history_features[rows, slot] = items.features[rows, k]
-            state.history_watch[rows, slot] = watch[rows, k]
+            state.history_item[rows, slot] = items.item_id[rows, cols]
+            state.history_topic[rows, slot] = items.topic[rows, cols]
+            state.history_features[rows, slot] = items.features[rows, cols]
+            state.history_watch[rows, slot] = watch[rows, cols]
             state.num_consumed[rows] += 1

@@ -46,9 +46,12 @@ class TimeBudget:
 
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                watch_time: np.ndarray, scores: np.ndarray) -> None:
-        utility = self.user_quality_factor * scores + self.document_quality_factor * items.quality
-        change = np.where(clicked, watch_time * (self.refund_rate * utility - 1.0), 0.0).sum(axis=1)
-        change -= np.where(clicked.any(axis=1), 0.0, self.step_penalty)
+        utility = self.document_quality_factor * items.quality
+        if self.user_quality_factor:
+            utility = utility + self.user_quality_factor * scores
+        # watch_time is 0 wherever nothing was clicked
+        change = (watch_time * (self.refund_rate * utility - 1.0)).sum(axis=1)
+        change -= self.step_penalty * ~clicked.any(axis=1)
         state.budget += change
 
     def has_left(self, state: UserBatch) -> np.ndarray:

@@ -82,7 +82,7 @@ class ResponseSignals:
             watch = items.length * frac
         if budget is not None:
             watch = np.minimum(watch, np.maximum(budget, 0.0)[:, None])
-        return np.where(clicked, watch, 0.0)
+        return watch * clicked
 
     def binary(self, signal: LogisticSignal | None, items: Items, clicked: np.ndarray,
                scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
