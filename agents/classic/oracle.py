@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 from typing import Any
 
@@ -75,10 +76,11 @@ class QualityAwareOracle:
         self.slate_size = check_int(slate_size, "QualityAwareOracle.slate_size", 1)
         num_candidates = check_int(num_candidates, "QualityAwareOracle.num_candidates",
                                    self.slate_size)
-        self._combos = np.array(list(combinations(range(num_candidates), self.slate_size)))
-        if len(self._combos) > 50_000:
+        count = math.comb(num_candidates, self.slate_size)
+        if count > 50_000:
             raise ConfigError("QualityAwareOracle.num_candidates", num_candidates,
-                              f"at most 50,000 slates to enumerate (C choose K is {len(self._combos)})")
+                              f"at most 50,000 slates to enumerate (C choose K is {count:,})")
+        self._combos = np.array(list(combinations(range(num_candidates), self.slate_size)))
 
     @classmethod
     def from_env(cls, env: Any) -> QualityAwareOracle:

@@ -1,0 +1,183 @@
+"""A table of bad inputs per public entry point: each raises a typed recarena error whose
+message names what was expected and what was received."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import recarena
+from recarena.agents import GreedyOracle, QualityAwareOracle, RandomPolicy, evaluate
+from recarena.envs import CascadeEnv, SlateEnv, SlateEnvConfig, SlateSpace
+from recarena.envs.wrappers import DeduplicateSlate, EnumeratedSlate, ScoreSlate
+from recarena.errors import ConfigError, InvalidSlate, RecArenaError, ResetNeeded, UnknownEnvError
+from recarena.simulators.catalog import (
+    CorpusCandidates,
+    ResampledCandidates,
+    TopicQualitySampler,
+    UniformFeatureSampler,
+)
+from recarena.simulators.choice import (
+    AttractionLink,
+    CascadeChoice,
+    DependentClickChoice,
+    MultinomialLogitChoice,
+    PositionBasedChoice,
+    ProportionalChoice,
+)
+from recarena.simulators.core import Catalog
+from recarena.simulators.users import (
+    FixedInterests,
+    InterestEvolution,
+    LogisticSignal,
+    NoveltySeeking,
+    ResponseSignals,
+    Satiation,
+    SatisfactionLeave,
+    TimeBudget,
+    UniformInterests,
+    UserModel,
+)
+from recarena.simulators.world import SlateWorld
+
+
+def _catalog(**kw):
+    base = dict(features=np.eye(3), topic=np.arange(3), quality=np.zeros(3), length=np.ones(3),
+                creator_id=np.arange(3))
+    base.update(kw)
+    return Catalog(**base)
+
+
+CONSTRUCTORS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
+    ("SlateSpace slate_size > C", lambda: SlateSpace(3, 4), ConfigError, r"slate_size: expected an integer in \[1, 3\], received 4"),
+    ("SlateSpace C=0", lambda: SlateSpace(0, 1), ConfigError, r"num_candidates: expected an integer >= 1, received 0"),
+    ("SlateSpace float", lambda: SlateSpace(3.5, 1), ConfigError, r"received 3.5"),
+    ("Catalog 1-D features", lambda: _catalog(features=np.ones(3)), ConfigError, r"Catalog.features: expected a non-empty 2-D array"),
+    ("Catalog short topic", lambda: _catalog(topic=np.arange(2)), ConfigError, r"Catalog.topic: expected an array of shape \(3,\)"),
+    ("Catalog float topic", lambda: _catalog(topic=np.array([0.5, 1, 2])), ConfigError, r"Catalog.topic: expected an integer array"),
+    ("Catalog zero length", lambda: _catalog(length=np.zeros(3)), ConfigError, r"Catalog.length: expected finite lengths > 0"),
+    ("Catalog nan feature", lambda: _catalog(features=np.full((3, 3), np.nan)), ConfigError, r"Catalog.features: expected finite values"),
+    ("Catalog titles", lambda: _catalog(titles=("a",)), ConfigError, r"Catalog.titles: expected 3 titles"),
+    ("Catalog num_topics", lambda: _catalog(num_topics=2), ConfigError, r"num_topics: expected an int > the largest topic id 2"),
+    ("Proportional mass", lambda: ProportionalChoice(no_click_mass=-2.0), ConfigError, r"no_click_mass: expected a value > min_normalizer"),
+    ("Proportional nan", lambda: ProportionalChoice(no_click_mass=float("nan")), ConfigError, r"no_click_mass: expected a finite number"),
+    ("MNL temperature 0", lambda: MultinomialLogitChoice(temperature=0.0), ConfigError, r"temperature: expected a finite number in \(0.0, inf\), received 0.0"),
+    ("MNL temperature str", lambda: MultinomialLogitChoice(temperature="hot"), ConfigError, r"received 'hot' \(str\)"),
+    ("Cascade continuation", lambda: CascadeChoice(continuation=1.5), ConfigError, r"continuation: expected a finite number in \[0.0, 1.0\], received 1.5"),
+    ("Link kind", lambda: AttractionLink(kind="tanh"), ConfigError, r"kind: expected one of 'identity', 'sigmoid', 'linear', received 'tanh'"),
+    ("PBM examination > 1", lambda: PositionBasedChoice(examination=(1.0, 1.2)), ConfigError, r"examination: expected finite values in \[0.0, 1.0\]"),
+    ("PBM empty", lambda: PositionBasedChoice(examination=()), ConfigError, r"examination: expected at least one"),
+    ("DCM continuation", lambda: DependentClickChoice(continuation=(-0.1,)), ConfigError, r"continuation: expected finite values"),
+    ("Sampler topics", lambda: TopicQualitySampler(num_topics=1), ConfigError, r"num_topics: expected an integer >= 2, received 1"),
+    ("Sampler length", lambda: TopicQualitySampler(length=0.0), ConfigError, r"length: expected a finite number in \(0.0, inf\)"),
+    ("Uniform sampler bounds", lambda: UniformFeatureSampler(min_feature=1.0, max_feature=0.0), ConfigError, r"max_feature: expected a value > min_feature"),
+    ("Resampled C", lambda: ResampledCandidates(num_candidates=0), ConfigError, r"num_candidates: expected an integer >= 1, received 0"),
+    ("Resampled sampler", lambda: ResampledCandidates(sampler="recsim"), ConfigError, r"sampler: expected a TopicQualitySampler"),
+    ("Corpus C > M", lambda: CorpusCandidates(_catalog(), num_candidates=4), ConfigError, r"num_candidates: expected an integer in \[1, 3\], received 4"),
+    ("Corpus mode", lambda: CorpusCandidates(_catalog(), 2, mode="random"), ConfigError, r"mode: expected one of 'uniform', 'all'"),
+    ("Corpus all C", lambda: CorpusCandidates(_catalog(), 2, mode="all"), ConfigError, r"num_candidates: expected an integer in \[3, 3\]"),
+    ("UniformInterests", lambda: UniformInterests(low=0.5, high=0.1), ConfigError, r"high: expected a value > low"),
+    ("FixedInterests range", lambda: FixedInterests((2.0,)), ConfigError, r"values: expected finite values in \[-1.0, 1.0\]"),
+    ("InterestEvolution dir", lambda: InterestEvolution(direction="sideways"), ConfigError, r"direction: expected one of 'stochastic', 'toward'"),
+    ("Satiation recovery 1", lambda: Satiation(recovery=1.0), ConfigError, r"recovery: expected a finite number in \[0.0, 1.0\), received 1.0"),
+    ("Novelty alpha", lambda: NoveltySeeking(static_alpha=0), ConfigError, r"static_alpha: expected a finite number in \(0.0, inf\)"),
+    ("TimeBudget initial", lambda: TimeBudget(initial=-5), ConfigError, r"initial: expected a finite number in \(0.0, inf\), received -5"),
+    ("Satisfaction threshold", lambda: SatisfactionLeave(initial=0.0, threshold=0.5), ConfigError, r"threshold: expected a value below initial"),
+    ("Signals watch", lambda: ResponseSignals(watch="half"), ConfigError, r"watch: expected one of 'full', 'fraction', received 'half'"),
+    ("Signals like type", lambda: ResponseSignals(like=0.3), ConfigError, r"like: expected a LogisticSignal or None, received 0.3"),
+    ("LogisticSignal bias", lambda: LogisticSignal(bias=float("inf")), ConfigError, r"bias: expected a finite number"),
+    ("UserModel choice", lambda: UserModel(choice="mnl"), ConfigError, r"UserModel.choice: expected one of ProportionalChoice, .*received 'mnl'"),
+    ("UserModel budget", lambda: UserModel(budget=200), ConfigError, r"UserModel.budget: expected TimeBudget or None, received 200"),
+    ("UserModel history", lambda: UserModel(history_length=-1), ConfigError, r"history_length: expected an integer in \[0, 10000\]"),
+    ("UserModel novelty+H0", lambda: UserModel(novelty=NoveltySeeking(), history_length=0), ConfigError, r"history_length >= 1 when novelty"),
+    ("World user_model", lambda: SlateWorld("users", ResampledCandidates(), 2), ConfigError, r"user_model: expected a UserModel"),
+    ("Config slate_size", lambda: SlateEnvConfig(slate_size=50), ConfigError, r"slate_size: expected an integer in \[1, 20\], received 50"),
+    ("Config reward key", lambda: SlateEnvConfig(reward_weights={"views": 1.0}), ConfigError, r"reward_weights\['views'\]: expected one of click, watch_time"),
+    ("Config reward empty", lambda: SlateEnvConfig(reward_weights={}), ConfigError, r"reward_weights: expected a non-empty mapping"),
+    ("Config observe part", lambda: SlateEnvConfig(observe=("mind",)), ConfigError, r"observe: expected parts from interests, candidates"),
+    ("Config horizon", lambda: SlateEnvConfig(horizon=0), ConfigError, r"horizon: expected an integer >= 1, received 0"),
+    ("Config endless", lambda: SlateEnvConfig(user_model=UserModel(budget=None), horizon=None), ConfigError, r"horizon: expected a horizon \(int\)"),
+    ("Config unknown override", lambda: SlateEnv(slate_sise=3), ConfigError, r"SlateEnvConfig: expected a field among user_model, .*received 'slate_sise'"),
+    ("Env render mode", lambda: SlateEnv(render_mode="human"), ConfigError, r"render_mode: expected None or 'ansi', received 'human'"),
+    ("Env config type", lambda: SlateEnv(config={"slate_size": 2}), ConfigError, r"config: expected a SlateEnvConfig or None"),
+    ("gym.make override", lambda: gym.make("recarena/InterestEvolution-v0", slate_size=11), ConfigError, r"slate_size: expected an integer in \[1, 10\], received 11"),
+    ("Cascade attraction len", lambda: CascadeEnv(num_items=4, attraction=[0.5, 0.5]), ConfigError, r"attraction: expected a length 4 sequence"),
+    ("Cascade attraction >1", lambda: CascadeEnv(num_items=2, slate_size=1, attraction=[0.5, 1.5]), ConfigError, r"attraction: expected finite values in \[0.0, 1.0\]"),
+    ("Cascade shuffle", lambda: CascadeEnv(shuffle="yes"), ConfigError, r"shuffle: expected a bool, received 'yes'"),
+    ("recarena.make unknown", lambda: recarena.make("recarena/Nope-v0"), UnknownEnvError, r"unknown environment id 'recarena/Nope-v0'; registered ids"),
+    ("recarena.make type", lambda: recarena.make(3), ConfigError, r"env_id: expected a string"),
+    ("Enumerated too many", lambda: EnumeratedSlate(gym.make("recarena/Slate-v0"), max_actions=100), ConfigError, r"expected at most max_actions=100 slates"),
+    ("Wrapper on non-slate env", lambda: ScoreSlate(gym.make("CartPole-v1")), ConfigError, r"action_space: expected a SlateSpace"),
+    ("RandomPolicy K > C", lambda: RandomPolicy(3, 5), ConfigError, r"slate_size: expected an integer in \[1, 3\], received 5"),
+    ("GreedyOracle K", lambda: GreedyOracle(0), ConfigError, r"slate_size: expected an integer >= 1, received 0"),
+    ("QualityAwareOracle budget", lambda: QualityAwareOracle(ProportionalChoice(), None, 2, 10), ConfigError, r"budget: expected a TimeBudget"),
+    ("QualityAwareOracle combos", lambda: QualityAwareOracle(ProportionalChoice(), TimeBudget(), 5, 100), ConfigError, r"expected at most 50,000 slates"),
+    ("evaluate episodes", lambda: evaluate(RandomPolicy(10, 2), "recarena/InterestEvolution-v0", episodes=0), ConfigError, r"episodes: expected an integer >= 1, received 0"),
+    ("evaluate policy", lambda: evaluate("greedy", "recarena/InterestEvolution-v0"), ConfigError, r"policy: expected a Policy"),
+    ("oracle without info", lambda: GreedyOracle(2).recommend({}, None), ConfigError, r"oracle policies need privileged truth"),
+]
+
+
+@pytest.mark.parametrize(("fn", "error", "match"), [pytest.param(f, e, m, id=i) for i, f, e, m in CONSTRUCTORS])
+def test_constructor_rejects(fn: Callable[[], object], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match) as info:
+        fn()
+    assert isinstance(info.value, RecArenaError)
+
+
+BAD_SLATES = [
+    ("duplicate", [3, 3], r"the slate repeats a candidate: \[3, 3\]"),
+    ("out of range", [0, 10], r"index out of range in \[0, 10\] \(list\)"),
+    ("negative", [-1, 2], r"index out of range"),
+    ("too long", [0, 1, 2], r"expected a slate of 2 distinct integer candidate indices in \[0, 10\) \(shape \(2,\)\), received \[0, 1, 2\] \(list\)"),
+    ("scalar", 4, r"\(shape \(2,\)\), received 4 \(int\)"),
+    ("2-D", [[0, 1]], r"received \[\[0, 1\]\] \(list\)"),
+    ("non-integral floats", [0.5, 1.0], r"received \[0.5, 1.0\] \(list\)"),
+    ("strings", ["a", "b"], r"received \['a', 'b'\] \(list\)"),
+    ("nan", [np.nan, 1.0], r"received \[nan, 1.0\] \(list\)"),
+    ("array with dtype", np.array([0.5, 1.5]), r"received array\(shape=\(2,\), dtype=float64\)"),
+]
+
+
+@pytest.mark.parametrize(("action", "match"), [pytest.param(a, m, id=i) for i, a, m in BAD_SLATES])
+def test_step_rejects_bad_slates(action: object, match: str) -> None:
+    env = gym.make("recarena/InterestEvolution-v0")
+    env.reset(seed=0)
+    with pytest.raises(InvalidSlate, match=match):
+        env.step(action)
+    # nothing was simulated: the env still takes a valid slate
+    env.step(np.array([0, 1]))
+
+
+def test_integral_floats_are_accepted() -> None:
+    env = gym.make("recarena/InterestEvolution-v0")
+    env.reset(seed=0)
+    env.step(np.array([0.0, 1.0]))
+
+
+def test_step_before_reset_and_after_end() -> None:
+    env = CascadeEnv(horizon=1)
+    with pytest.raises(ResetNeeded, match="call reset"):
+        env.step(np.arange(4))
+    env.reset(seed=0)
+    _, _, term, trunc, _ = env.step(np.arange(4))
+    assert trunc and not term
+    with pytest.raises(ResetNeeded, match="after the episode ended"):
+        env.step(np.arange(4))
+
+
+@pytest.mark.parametrize(("wrapper", "action", "match"), [
+    (DeduplicateSlate, np.array([0, 1, 2]), r"expected 2 integer candidate indices"),
+    (ScoreSlate, np.zeros(3), r"expected 10 finite candidate scores"),
+    (ScoreSlate, np.full(10, np.nan), r"expected 10 finite candidate scores"),
+    (EnumeratedSlate, 90, r"expected an action index in \[0, 90\), received 90"),
+    (EnumeratedSlate, 1.5, r"expected an action index"),
+])
+def test_wrapper_step_rejects(wrapper, action, match: str) -> None:
+    env = wrapper(gym.make("recarena/InterestEvolution-v0"))
+    env.reset(seed=0)
+    with pytest.raises(InvalidSlate, match=match):
+        env.step(action)
