@@ -40,12 +40,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-
-    import recarena  # noqa: F401  (registers the envs)
+    import recarena
     from recarena.agents import GreedyOracle, QualityAwareOracle, RandomPolicy, evaluate
 
-    env = gym.make(args.env)
+    env = recarena.make(args.env)
     base = env.unwrapped
     policies = [RandomPolicy(base.num_candidates, base.slate_size, seed=args.seed),
                 GreedyOracle(base.slate_size)]

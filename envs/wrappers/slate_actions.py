@@ -55,7 +55,7 @@ def repair_slate(action: np.ndarray, num_candidates: int) -> tuple[np.ndarray, b
     return np.asarray(out, dtype=np.int64), True
 
 
-class DeduplicateSlate(gym.Wrapper):
+class DeduplicateSlate(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Plain ``MultiDiscrete`` actions; repeated candidates are repaired by :func:`repair_slate`.
 
     ``info["slate_repaired"]`` says whether this step's slate was changed, and
@@ -63,7 +63,8 @@ class DeduplicateSlate(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
         space = _slate_space(env)
         self._c, self._k = space.num_candidates, space.slate_size
         self.action_space = spaces.MultiDiscrete(np.full(self._k, self._c, dtype=np.int64))
@@ -80,12 +81,13 @@ class DeduplicateSlate(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-class ScoreSlate(gym.ActionWrapper):
+class ScoreSlate(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """The action is one score per candidate in ``[-1, 1]``; the slate is the K
     highest-scoring candidates, best on top (ties broken by candidate index)."""
 
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ActionWrapper.__init__(self, env)
         space = _slate_space(env)
         self._c, self._k = space.num_candidates, space.slate_size
         self.action_space = spaces.Box(-1.0, 1.0, (self._c,), np.float32)
@@ -97,7 +99,7 @@ class ScoreSlate(gym.ActionWrapper):
         return np.argsort(-a, kind="stable")[: self._k].astype(np.int64)
 
 
-class EnumeratedSlate(gym.ActionWrapper):
+class EnumeratedSlate(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """Every slate is one ``Discrete`` action (for DQN and small candidate sets).
 
     Args:
@@ -108,7 +110,8 @@ class EnumeratedSlate(gym.ActionWrapper):
     """
 
     def __init__(self, env: gym.Env, ordered: bool = True, max_actions: int = 10_000) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, ordered=ordered, max_actions=max_actions)
+        gym.ActionWrapper.__init__(self, env)
         space = _slate_space(env)
         max_actions = check_int(max_actions, "EnumeratedSlate.max_actions", 1)
         if not isinstance(ordered, bool):

@@ -86,7 +86,11 @@ def _digest(traj: list) -> str:
                 feed(v)
         elif isinstance(x, np.ndarray):
             h.update(str(x.dtype).encode())
+            if x.dtype.kind == "f":  # behaviour, not last-bit arithmetic of a BLAS or libm
+                x = np.round(x.astype(np.float64), 10) + 0.0
             h.update(np.ascontiguousarray(x).tobytes())
+        elif isinstance(x, float):
+            h.update(repr(round(x, 10)).encode())
         else:
             h.update(repr(x).encode())
 
