@@ -98,12 +98,14 @@ def test_ppo_trains_on_interest_evolution() -> None:
 def test_ppo_beats_random_on_tiny_env_with_known_optimum() -> None:
     sb3 = pytest.importorskip("stable_baselines3")
     from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
 
-    env = EnumeratedSlate(tiny_env(), ordered=False)
-    best = max((tuple(s) for s in env.slates), key=_p_click)
+    env = Monitor(EnumeratedSlate(tiny_env(), ordered=False))
+    slates = env.get_wrapper_attr("slates")
+    best = max((tuple(s) for s in slates), key=_p_click)
     assert set(best) == {0, 2}
     optimum = HORIZON * _p_click(best)
-    random_value = HORIZON * np.mean([_p_click(tuple(s)) for s in env.slates])
+    random_value = HORIZON * np.mean([_p_click(tuple(s)) for s in slates])
 
     model = sb3.PPO("MultiInputPolicy", env, n_steps=256, batch_size=64, learning_rate=3e-3,
                     seed=0, device="cpu")
@@ -113,7 +115,7 @@ def test_ppo_beats_random_on_tiny_env_with_known_optimum() -> None:
     assert mean_return > 0.9 * optimum, (mean_return, optimum)
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
-    assert set(env.slates[int(action)]) == {0, 2}
+    assert set(slates[int(action)]) == {0, 2}
 
 
 def test_sb3_training_is_deterministic() -> None:
