@@ -7,10 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import ChoiceOutcome
+from recarena.simulators.core import ChoiceOutcome, as_float_tuple
 from recarena.validation import check_choice, check_float
 
-__all__ = ["AttractionLink", "all_patterns", "sample_single_choice", "single_choice_patterns"]
+__all__ = [
+    "AttractionLink",
+    "SingleChoiceMixin",
+    "all_patterns",
+    "per_rank_probabilities",
+    "sample_single_choice",
+    "single_choice_patterns",
+]
 
 
 @dataclass(frozen=True)
@@ -84,3 +91,36 @@ def sample_single_choice(choice_probs: np.ndarray, rng: np.random.Generator) -> 
     clicked = ~below
     clicked[:, 1:] &= below[:, :-1]
     return ChoiceOutcome(clicked, np.ones(clicked.shape, dtype=bool))
+
+
+def per_rank_probabilities(values: tuple[float, ...], field: str) -> np.ndarray:
+    """Validate a per-rank probability vector (e.g. PBM's examination, DCM's continuation)."""
+    arr = as_float_tuple(values, field, low=0.0, high=1.0)
+    if arr.size == 0:
+        raise ConfigError(field, values, "at least one probability")
+    return arr
+
+
+def first_ranks(arr: np.ndarray, k: int, field: str, values: tuple[float, ...]) -> np.ndarray:
+    """The first ``k`` entries of a per-rank vector, or ``ConfigError`` if it is too short."""
+    if k > arr.size:
+        raise ConfigError(field, values, f"at least {k} probabilities for a slate of size {k}")
+    return arr[:k]
+
+
+class SingleChoiceMixin:
+    """Methods shared by models that click at most once per slate; a subclass defines
+    ``choice_probabilities(scores) -> (N, K + 1)`` (last column: no click)."""
+
+    def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Marginal click probability per position, ``(N, K)``."""
+        return self.choice_probabilities(scores)[:, :-1]
+
+    def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
+        return sample_single_choice(self.choice_probabilities(scores), rng)
+
+    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        return single_choice_patterns(self.choice_probabilities(scores))

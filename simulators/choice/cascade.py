@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recarena.simulators.choice.base import AttractionLink, single_choice_patterns
+from recarena.simulators.choice.base import AttractionLink, SingleChoiceMixin
 from recarena.simulators.core import ChoiceOutcome
 from recarena.validation import check_probability
 
@@ -14,7 +14,7 @@ __all__ = ["CascadeChoice"]
 
 
 @dataclass(frozen=True)
-class CascadeChoice:
+class CascadeChoice(SingleChoiceMixin):
     """Cascade click model.
 
     Craswell, Zoeter, Taylor, Ramsey 2008, "An experimental comparison of click
@@ -66,6 +66,3 @@ class CascadeChoice:
         if k > 1:
             np.logical_and.accumulate(~stop[:, :-1], axis=1, out=examined[:, 1:])
         return ChoiceOutcome(examined & attractive, examined)
-
-    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        return single_choice_patterns(self.choice_probabilities(scores))

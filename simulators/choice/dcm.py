@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recarena.errors import ConfigError
-from recarena.simulators.choice.base import AttractionLink, all_patterns
-from recarena.simulators.core import ChoiceOutcome, as_float_tuple
+from recarena.simulators.choice.base import (
+    AttractionLink,
+    all_patterns,
+    first_ranks,
+    per_rank_probabilities,
+)
+from recarena.simulators.core import ChoiceOutcome
 
 __all__ = ["DependentClickChoice"]
 
@@ -36,19 +40,12 @@ class DependentClickChoice:
     link: AttractionLink = field(default_factory=AttractionLink)
 
     def __post_init__(self) -> None:
-        lam = as_float_tuple(self.continuation, "DependentClickChoice.continuation", low=0.0, high=1.0)
-        if lam.size == 0:
-            raise ConfigError("DependentClickChoice.continuation", self.continuation,
-                              "at least one continuation probability")
-        object.__setattr__(self, "continuation", tuple(float(t) for t in lam))
-        object.__setattr__(self, "_lambda", lam)
+        arr = per_rank_probabilities(self.continuation, "DependentClickChoice.continuation")
+        object.__setattr__(self, "continuation", tuple(float(t) for t in arr))
+        object.__setattr__(self, "_lambda", arr)
 
     def _lambda_for(self, k: int) -> np.ndarray:
-        lam: np.ndarray = self._lambda  # type: ignore[attr-defined]
-        if k > lam.size:
-            raise ConfigError("DependentClickChoice.continuation", self.continuation,
-                              f"at least {k} probabilities for a slate of size {k}")
-        return lam[:k]
+        return first_ranks(self._lambda, k, "DependentClickChoice.continuation", self.continuation)  # type: ignore[attr-defined]
 
     def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Marginal click probability per position, ``(N, K)``."""

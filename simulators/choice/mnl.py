@@ -6,15 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recarena.simulators.choice.base import sample_single_choice, single_choice_patterns
-from recarena.simulators.core import ChoiceOutcome
+from recarena.simulators.choice.base import SingleChoiceMixin
 from recarena.validation import check_float
 
 __all__ = ["MultinomialLogitChoice"]
 
 
 @dataclass(frozen=True)
-class MultinomialLogitChoice:
+class MultinomialLogitChoice(SingleChoiceMixin):
     """Multinomial logit (conditional logit; McFadden 1974) over the slate plus "no click".
 
     The user picks at most one item:
@@ -47,13 +46,3 @@ class MultinomialLogitChoice:
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
         return logits
-
-    def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """Marginal click probability per position, ``(N, K)``."""
-        return self.choice_probabilities(scores)[:, :-1]
-
-    def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
-        return sample_single_choice(self.choice_probabilities(scores), rng)
-
-    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        return single_choice_patterns(self.choice_probabilities(scores))

@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recarena.errors import ConfigError
-from recarena.simulators.choice.base import AttractionLink, all_patterns
-from recarena.simulators.core import ChoiceOutcome, as_float_tuple
+from recarena.simulators.choice.base import (
+    AttractionLink,
+    all_patterns,
+    first_ranks,
+    per_rank_probabilities,
+)
+from recarena.simulators.core import ChoiceOutcome
 
 __all__ = ["PositionBasedChoice"]
 
@@ -33,19 +37,12 @@ class PositionBasedChoice:
     link: AttractionLink = field(default_factory=AttractionLink)
 
     def __post_init__(self) -> None:
-        theta = as_float_tuple(self.examination, "PositionBasedChoice.examination", low=0.0, high=1.0)
-        if theta.size == 0:
-            raise ConfigError("PositionBasedChoice.examination", self.examination,
-                              "at least one examination probability")
-        object.__setattr__(self, "examination", tuple(float(t) for t in theta))
-        object.__setattr__(self, "_theta", theta)
+        arr = per_rank_probabilities(self.examination, "PositionBasedChoice.examination")
+        object.__setattr__(self, "examination", tuple(float(t) for t in arr))
+        object.__setattr__(self, "_theta", arr)
 
     def _theta_for(self, k: int) -> np.ndarray:
-        theta: np.ndarray = self._theta  # type: ignore[attr-defined]
-        if k > theta.size:
-            raise ConfigError("PositionBasedChoice.examination", self.examination,
-                              f"at least {k} probabilities for a slate of size {k}")
-        return theta[:k]
+        return first_ranks(self._theta, k, "PositionBasedChoice.examination", self.examination)  # type: ignore[attr-defined]
 
     def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Marginal click probability per position, ``(N, K)``."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.choice.base import sample_single_choice, single_choice_patterns
+from recarena.simulators.choice.base import SingleChoiceMixin, sample_single_choice
 from recarena.simulators.core import ChoiceOutcome
 from recarena.validation import check_float
 
@@ -15,7 +15,7 @@ __all__ = ["ProportionalChoice"]
 
 
 @dataclass(frozen=True)
-class ProportionalChoice:
+class ProportionalChoice(SingleChoiceMixin):
     """Multinomial proportional choice (RecSim's ``MultinomialProportionalChoiceModel``).
 
     Ie et al. 2019, "RecSim: A Configurable Simulation Platform for Recommender Systems".
@@ -57,12 +57,5 @@ class ProportionalChoice:
         w /= w.sum(axis=1, keepdims=True)
         return w
 
-    def click_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """Marginal click probability per position, ``(N, K)``."""
-        return self.choice_probabilities(scores)[:, :-1]
-
     def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
-        return sample_single_choice(self._masses(scores), rng)
-
-    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        return single_choice_patterns(self.choice_probabilities(scores))
+        return sample_single_choice(self._masses(scores), rng)  # no need to normalise
