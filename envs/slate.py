@@ -46,6 +46,9 @@ REWARD_SIGNALS: dict[str, str] = {
     "follow": "followed",
 }
 
+#: Optional response signals: (ResponseSignals field, Response field).
+_OPTIONAL_SIGNALS = (("like", "liked"), ("share", "shared"), ("follow", "followed"))
+
 #: What an observation can contain (see :class:`SlateEnv`).
 OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", "history")
 
@@ -224,8 +227,7 @@ class SlateEnv(gym.Env):
         self._build_observation_space()
         self._reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                    for k, w in config.reward_weights.items() if w != 0.0)
-        link = getattr(config.user_model.choice, "link", None)
-        self._attraction_link = link
+        self._attraction_link = getattr(config.user_model.choice, "link", None)
         self._t = 0
         self._done = True
         self._last: WorldStep | None = None
@@ -242,14 +244,11 @@ class SlateEnv(gym.Env):
         f_lo, f_hi = src.feature_bounds()
         q_lo, q_hi = src.quality_bounds()
         max_len = src.max_length()
-        self._f_bounds = (f_lo, f_hi)
         self._q_bounds = (q_lo, q_hi)
         self._max_len = max_len
-        self._signal_keys = tuple(
-            (f"response_{name}", attr) for name, attr in
-            (("liked", "liked"), ("shared", "shared"), ("followed", "followed"))
-            if getattr(um.signals, {"liked": "like", "shared": "share", "followed": "follow"}[name])
-            is not None)
+        self._signal_keys = tuple((f"response_{attr}", attr)
+                                  for model, attr in _OPTIONAL_SIGNALS
+                                  if getattr(um.signals, model) is not None)
         parts: dict[str, spaces.Space] = {}
         f32 = np.float32
         for part in cfg.observe:

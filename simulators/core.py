@@ -28,7 +28,6 @@ __all__ = [
     "Response",
     "UserBatch",
     "click_passes",
-    "take_along_users",
 ]
 
 
@@ -44,20 +43,6 @@ def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         if r.size:
             passes.append((r, np.full(r.size, k)))
     return passes
-
-
-def take_along_users(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Gather ``values[n, index[n, k], ...]`` for a batch.
-
-    Args:
-        values: array of shape ``(N, C, ...)``.
-        index: integer array of shape ``(N, K)``.
-
-    Returns:
-        Array of shape ``(N, K, ...)``.
-    """
-    rows = np.arange(values.shape[0])[:, None]
-    return values[rows, index]
 
 
 class Items(NamedTuple):
@@ -317,10 +302,6 @@ class UserBatch:
     def copy(self) -> UserBatch:
         """A deep copy (for snapshots and common-random-number comparisons)."""
         return UserBatch(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        """Fresh copies of every array, keyed by field name."""
-        return {f.name: getattr(self, f.name).copy() for f in fields(self)}
 
 
 def as_float_tuple(values: Sequence[float] | np.ndarray, name: str, length: int | None = None,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recarena.errors import ConfigError
 from recarena.simulators.core import Items, UserBatch
 from recarena.validation import check_float
 
@@ -88,8 +89,6 @@ class SatisfactionLeave:
         check_float(self.no_click_utility, "SatisfactionLeave.no_click_utility")
         check_float(self.threshold, "SatisfactionLeave.threshold")
         if self.threshold >= self.initial:
-            from recarena.errors import ConfigError
-
             raise ConfigError("SatisfactionLeave.threshold", self.threshold,
                               f"a value below initial ({self.initial})")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recarena.errors import ConfigError
 from recarena.simulators.core import Items
 from recarena.validation import check_choice, check_float
 
@@ -66,8 +67,6 @@ class ResponseSignals:
         for name in ("like", "share", "follow"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, LogisticSignal):
-                from recarena.errors import ConfigError
-
                 raise ConfigError(f"ResponseSignals.{name}", value, "a LogisticSignal or None")
 
     def watch_time(self, items: Items, clicked: np.ndarray, scores: np.ndarray,
