@@ -35,7 +35,14 @@ from recarena.simulators.users import (
 from recarena.simulators.world import SlateWorld, WorldStep
 from recarena.validation import check_float, check_int
 
-__all__ = ["OBSERVATION_PARTS", "REWARD_SIGNALS", "SlateEnv", "SlateEnvConfig", "default_catalog"]
+__all__ = [
+    "OBSERVATION_PARTS",
+    "REWARD_SIGNALS",
+    "SlateCore",
+    "SlateEnv",
+    "SlateEnvConfig",
+    "default_catalog",
+]
 
 #: Signals a reward can weight, and the :class:`Response` field each one sums over the slate.
 REWARD_SIGNALS: dict[str, str] = {
@@ -152,6 +159,150 @@ class SlateEnvConfig:
         return dataclasses.replace(self, **changes)
 
 
+class SlateCore:
+    """The batched machinery shared by :class:`SlateEnv` and
+    :class:`~recarena.envs.vector.SlateVectorEnv`: a :class:`SlateWorld`, the single-user
+    observation space, and batched observations, rewards and oracle info for all N users.
+
+    Both envs build every output through this class, which is what makes a one-user vector
+    env step for step identical to the single env.
+    """
+
+    def __init__(self, config: SlateEnvConfig) -> None:
+        self.config = config
+        self.world = SlateWorld(config.user_model, config.candidates, config.slate_size)
+        src = config.candidates
+        self.num_candidates = src.num_candidates
+        self.slate_size = config.slate_size
+        self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
+                                  for k, w in config.reward_weights.items() if w != 0.0)
+        self.attraction_link = getattr(config.user_model.choice, "link", None)
+        self._build_observation_space()
+
+    def _build_observation_space(self) -> None:
+        cfg, src, um = self.config, self.config.candidates, self.config.user_model
+        c, k, d, h = src.num_candidates, cfg.slate_size, src.feature_dim, um.history_length
+        f_lo, f_hi = src.feature_bounds()
+        q_lo, q_hi = src.quality_bounds()
+        max_len = src.max_length()
+        self.q_bounds = (q_lo, q_hi)
+        self.max_len = max_len
+        self.signal_keys = tuple((f"response_{attr}", attr)
+                                 for model, attr in _OPTIONAL_SIGNALS
+                                 if getattr(um.signals, model) is not None)
+        parts: dict[str, spaces.Space] = {}
+        f32 = np.float32
+        for part in cfg.observe:
+            if part == "interests":
+                parts["interests"] = spaces.Box(-1.0, 1.0, (d,), f32)
+            elif part == "candidates":
+                parts["candidate_features"] = spaces.Box(f_lo, f_hi, (c, d), f32)
+            elif part == "response":
+                parts["response_click"] = spaces.MultiBinary(k)
+                parts["response_examined"] = spaces.MultiBinary(k)
+                parts["response_watch_time"] = spaces.Box(0.0, max_len, (k,), f32)
+                for key, _ in self.signal_keys:
+                    parts[key] = spaces.MultiBinary(k)
+            elif part == "response_quality":
+                parts["response_quality"] = spaces.Box(q_lo, q_hi, (k,), f32)
+            elif part == "history":
+                parts["history_features"] = spaces.Box(min(f_lo, 0.0), max(f_hi, 0.0), (h, d), f32)
+                parts["history_watch_time"] = spaces.Box(0.0, max_len, (h,), f32)
+        self.observation_space = spaces.Dict(parts)
+
+    def observe(self, out: WorldStep | None, fresh: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Batched observations ``(N, ...)`` of every user, as new arrays.
+
+        ``out`` is the last step (``None`` at reset: nothing shown yet); ``fresh`` is an
+        optional int array of rows whose user is new since that step (their response parts
+        are zero, as at reset)."""
+        world, k = self.world, self.slate_size
+        state, cands = world.state, world.candidates
+        assert state is not None and cands is not None
+        n = state.size
+        obs: dict[str, np.ndarray] = {}
+        resp = None if out is None else out.response
+        for part in self.config.observe:
+            if part == "interests":
+                obs["interests"] = state.interests.astype(np.float32)
+            elif part == "candidates":
+                obs["candidate_features"] = cands.features.astype(np.float32)
+            elif part == "response":
+                if resp is None:
+                    obs["response_click"] = np.zeros((n, k), np.int8)
+                    obs["response_examined"] = np.zeros((n, k), np.int8)
+                    obs["response_watch_time"] = np.zeros((n, k), np.float32)
+                    for key, _ in self.signal_keys:
+                        obs[key] = np.zeros((n, k), np.int8)
+                else:
+                    obs["response_click"] = resp.clicked.astype(np.int8)
+                    obs["response_examined"] = resp.examined.astype(np.int8)
+                    obs["response_watch_time"] = resp.watch_time.astype(np.float32)
+                    for key, attr in self.signal_keys:
+                        obs[key] = getattr(resp, attr).astype(np.int8)
+                    if fresh is not None and fresh.size:
+                        obs["response_click"][fresh] = 0
+                        obs["response_examined"][fresh] = 0
+                        obs["response_watch_time"][fresh] = 0.0
+                        for key, _ in self.signal_keys:
+                            obs[key][fresh] = 0
+            elif part == "response_quality":
+                if out is None:
+                    obs["response_quality"] = np.zeros((n, k), np.float32)
+                else:
+                    q = out.slate.quality.astype(np.float32)
+                    np.minimum(np.maximum(q, self.q_bounds[0], out=q), self.q_bounds[1], out=q)
+                    if fresh is not None and fresh.size:
+                        q[fresh] = 0.0
+                    obs["response_quality"] = q
+            elif part == "history":
+                obs["history_features"] = state.history_features.astype(np.float32)
+                obs["history_watch_time"] = np.minimum(
+                    state.history_watch, self.max_len).astype(np.float32)
+        return obs
+
+    def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """Overwrite the user-dependent parts of ``obs`` at ``rows`` after those users were
+        replaced: their interests and history are the new users', their last response is
+        empty. Candidates do not depend on the user and stay."""
+        state = self.world.state
+        assert state is not None
+        for key, arr in obs.items():
+            if key == "interests":
+                arr[rows] = state.interests[rows]
+            elif key == "history_features":
+                arr[rows] = state.history_features[rows]
+            elif key == "history_watch_time":
+                arr[rows] = np.minimum(state.history_watch[rows], self.max_len)
+            elif key.startswith("response_"):
+                arr[rows] = 0
+
+    def rewards(self, resp: Response) -> np.ndarray:
+        """``(N,)`` float64 rewards of a step."""
+        reward = np.zeros(resp.clicked.shape[0])
+        for attr, weight in self.reward_terms:
+            reward += weight * getattr(resp, attr).sum(axis=1)
+        return reward
+
+    def oracle(self) -> dict[str, np.ndarray]:
+        """Privileged truth about every user and their current candidates, batched."""
+        world = self.world
+        state, cands = world.state, world.candidates
+        assert state is not None and cands is not None
+        scores = world.candidate_scores()
+        oracle = {
+            "scores": scores,
+            "quality": cands.quality.copy(),
+            "length": cands.length.copy(),
+            "interests": state.interests.copy(),
+            "budget": state.budget.copy(),
+            "satisfaction": state.satisfaction.copy(),
+        }
+        if self.attraction_link is not None:
+            oracle["attraction"] = self.attraction_link(scores)
+        return oracle
+
+
 class SlateEnv(gym.Env):
     """A user session facing a recommender that shows slates of K items out of C candidates.
 
@@ -219,15 +370,12 @@ class SlateEnv(gym.Env):
             raise ConfigError("render_mode", render_mode, "None or 'ansi'")
         self.config = config
         self.render_mode = render_mode
-        self.world = SlateWorld(config.user_model, config.candidates, config.slate_size)
-        src = config.candidates
-        self.num_candidates = src.num_candidates
-        self.slate_size = config.slate_size
-        self.action_space = SlateSpace(src.num_candidates, config.slate_size)
-        self._build_observation_space()
-        self._reward_terms = tuple((REWARD_SIGNALS[k], float(w))
-                                   for k, w in config.reward_weights.items() if w != 0.0)
-        self._attraction_link = getattr(config.user_model.choice, "link", None)
+        self.core = SlateCore(config)
+        self.world = self.core.world
+        self.num_candidates = self.core.num_candidates
+        self.slate_size = self.core.slate_size
+        self.action_space = SlateSpace(self.num_candidates, self.slate_size)
+        self.observation_space = self.core.observation_space
         self._t = 0
         self._done = True
         self._last: WorldStep | None = None
@@ -237,44 +385,20 @@ class SlateEnv(gym.Env):
         """The configuration used when none is given."""
         return SlateEnvConfig()
 
-    # ----------------------------------------------------------------- spaces
-    def _build_observation_space(self) -> None:
-        cfg, src, um = self.config, self.config.candidates, self.config.user_model
-        c, k, d, h = src.num_candidates, cfg.slate_size, src.feature_dim, um.history_length
-        f_lo, f_hi = src.feature_bounds()
-        q_lo, q_hi = src.quality_bounds()
-        max_len = src.max_length()
-        self._q_bounds = (q_lo, q_hi)
-        self._max_len = max_len
-        self._signal_keys = tuple((f"response_{attr}", attr)
-                                  for model, attr in _OPTIONAL_SIGNALS
-                                  if getattr(um.signals, model) is not None)
-        parts: dict[str, spaces.Space] = {}
-        f32 = np.float32
-        for part in cfg.observe:
-            if part == "interests":
-                parts["interests"] = spaces.Box(-1.0, 1.0, (d,), f32)
-            elif part == "candidates":
-                parts["candidate_features"] = spaces.Box(f_lo, f_hi, (c, d), f32)
-            elif part == "response":
-                parts["response_click"] = spaces.MultiBinary(k)
-                parts["response_examined"] = spaces.MultiBinary(k)
-                parts["response_watch_time"] = spaces.Box(0.0, max_len, (k,), f32)
-                for key, _ in self._signal_keys:
-                    parts[key] = spaces.MultiBinary(k)
-            elif part == "response_quality":
-                parts["response_quality"] = spaces.Box(q_lo, q_hi, (k,), f32)
-            elif part == "history":
-                parts["history_features"] = spaces.Box(min(f_lo, 0.0), max(f_hi, 0.0), (h, d), f32)
-                parts["history_watch_time"] = spaces.Box(0.0, max_len, (h,), f32)
-        self.observation_space = spaces.Dict(parts)
-
     # ----------------------------------------------------------------- API
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start a new user's episode.
+
+        With a ``seed`` (or on the first reset) the world restarts from the env's generator
+        (``self.np_random``). Without one, the world goes on with its own random streams
+        and a new user replaces the last one, exactly as a finished user is replaced in the
+        vector env: episode ``j`` of a single env is user ``j`` of a one-user vector env."""
         super().reset(seed=seed)
-        # A child of the env's generator: same seed, same world; no seed, a new one.
-        self.world.reset(1, self.np_random)
+        if seed is not None or self.world.state is None:
+            self.world.reset(1, self.np_random)
+        else:
+            self.world.replace_users(np.zeros(1, dtype=np.int64))
         self._t = 0
         self._done = False
         self._last = None
@@ -288,15 +412,13 @@ class SlateEnv(gym.Env):
         out = self.world.step(slate[None, :])
         self._last = out
         resp = out.response
-        reward = 0.0
-        for attr, weight in self._reward_terms:
-            reward += weight * float(getattr(resp, attr)[0].sum())
+        reward = float(self.core.rewards(resp)[0])
         self._t += 1
         terminated = bool(resp.left[0])
         truncated = (not terminated and self.config.horizon is not None
                      and self._t >= self.config.horizon)
         self._done = terminated or truncated
-        return self._observe(resp), reward, terminated, truncated, self._info(out)
+        return self._observe(out), reward, terminated, truncated, self._info(out)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -316,57 +438,15 @@ class SlateEnv(gym.Env):
         return "\n".join(lines)
 
     # ----------------------------------------------------------------- helpers
-    def _observe(self, resp: Response | None) -> dict[str, np.ndarray]:
-        world, k = self.world, self.slate_size
-        state, cands = world.state, world.candidates
-        assert state is not None and cands is not None
-        obs: dict[str, np.ndarray] = {}
-        for part in self.config.observe:
-            if part == "interests":
-                obs["interests"] = state.interests[0].astype(np.float32)
-            elif part == "candidates":
-                obs["candidate_features"] = cands.features[0].astype(np.float32)
-            elif part == "response":
-                if resp is None:
-                    obs["response_click"] = np.zeros(k, np.int8)
-                    obs["response_examined"] = np.zeros(k, np.int8)
-                    obs["response_watch_time"] = np.zeros(k, np.float32)
-                    for key, _ in self._signal_keys:
-                        obs[key] = np.zeros(k, np.int8)
-                else:
-                    obs["response_click"] = resp.clicked[0].astype(np.int8)
-                    obs["response_examined"] = resp.examined[0].astype(np.int8)
-                    obs["response_watch_time"] = resp.watch_time[0].astype(np.float32)
-                    for key, attr in self._signal_keys:
-                        obs[key] = getattr(resp, attr)[0].astype(np.int8)
-            elif part == "response_quality":
-                if self._last is None:
-                    obs["response_quality"] = np.zeros(k, np.float32)
-                else:
-                    q = self._last.slate.quality[0].astype(np.float32)
-                    np.minimum(np.maximum(q, self._q_bounds[0], out=q), self._q_bounds[1], out=q)
-                    obs["response_quality"] = q
-            elif part == "history":
-                obs["history_features"] = state.history_features[0].astype(np.float32)
-                obs["history_watch_time"] = np.minimum(
-                    state.history_watch[0], self._max_len).astype(np.float32)
-        return obs
+    def _observe(self, out: WorldStep | None) -> dict[str, np.ndarray]:
+        return {key: arr[0] for key, arr in self.core.observe(out).items()}
 
     def _info(self, out: WorldStep | None) -> dict[str, Any]:
-        world = self.world
-        state, cands = world.state, world.candidates
-        assert state is not None and cands is not None
-        scores = world.candidate_scores()[0]
-        oracle = {
-            "scores": scores,
-            "quality": cands.quality[0].copy(),
-            "length": cands.length[0].copy(),
-            "interests": state.interests[0].copy(),
-            "budget": float(state.budget[0]),
-            "satisfaction": float(state.satisfaction[0]),
-        }
-        if self._attraction_link is not None:
-            oracle["attraction"] = self._attraction_link(scores)
+        oracle = {key: arr[0] for key, arr in self.core.oracle().items()}
+        oracle["budget"] = float(oracle["budget"])
+        oracle["satisfaction"] = float(oracle["satisfaction"])
+        state = self.world.state
+        assert state is not None
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
         if out is not None:
             info["response"] = Response._make([a[0] for a in out.response])

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from recarena.errors import InvalidSlate, describe
 from recarena.validation import check_int
 
-__all__ = ["SlateSpace"]
+__all__ = ["BatchSlateSpace", "SlateSpace"]
 
 
 class SlateSpace(spaces.MultiDiscrete):
@@ -84,3 +84,92 @@ class SlateSpace(spaces.MultiDiscrete):
 
     def __hash__(self) -> int:
         return hash((SlateSpace, self.num_candidates, self.slate_size))
+
+
+def _rows(mask: np.ndarray, limit: int = 10) -> str:
+    rows = np.flatnonzero(mask)
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return f"[{shown}{', ...' if rows.size > limit else ''}] ({rows.size} row(s))"
+
+
+class BatchSlateSpace(spaces.MultiDiscrete):
+    """A batch of ``num_slates`` slates: the action space of recarena's vector envs.
+
+    ``gymnasium.vector.utils.batch_space`` would turn a :class:`SlateSpace` into a plain
+    integer ``Box`` whose samples repeat items; this space keeps the slate semantics:
+    :meth:`sample` draws a valid slate per row, :meth:`contains` rejects any row with a
+    repeated candidate, and :meth:`validate` names the offending rows.
+
+    >>> space = BatchSlateSpace(num_slates=4, num_candidates=10, slate_size=3, seed=0)
+    >>> batch = space.sample()
+    >>> batch.shape, space.contains(batch)
+    ((4, 3), True)
+    """
+
+    def __init__(self, num_slates: int, num_candidates: int, slate_size: int,
+                 seed: int | np.random.Generator | None = None):
+        num_slates = check_int(num_slates, "BatchSlateSpace.num_slates", 1)
+        num_candidates = check_int(num_candidates, "BatchSlateSpace.num_candidates", 1)
+        slate_size = check_int(slate_size, "BatchSlateSpace.slate_size", 1, num_candidates)
+        self.num_slates = num_slates
+        self.num_candidates = num_candidates
+        self.slate_size = slate_size
+        super().__init__(np.full((num_slates, slate_size), num_candidates, dtype=np.int64),
+                         dtype=np.int64, seed=seed)
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        """Uniformly random valid slates, one per row (``mask``/``probability`` unsupported)."""
+        if mask is not None or probability is not None:
+            raise InvalidSlate("BatchSlateSpace.sample takes no mask or probability; "
+                               f"received mask={describe(mask)}, probability={describe(probability)}")
+        r = self.np_random.random((self.num_slates, self.num_candidates))
+        if self.slate_size < self.num_candidates:
+            # the slate_size smallest uniforms, in increasing order: a uniform ordered slate
+            part = np.argpartition(r, self.slate_size - 1, axis=1)[:, : self.slate_size]
+            order = np.argsort(np.take_along_axis(r, part, axis=1), axis=1)
+            return np.take_along_axis(part, order, axis=1).astype(np.int64)
+        return np.argsort(r, axis=1).astype(np.int64)
+
+    def contains(self, x: Any) -> bool:
+        if not super().contains(x):
+            return False
+        srt = np.sort(np.asarray(x), axis=1)
+        return not bool((srt[:, 1:] == srt[:, :-1]).any())
+
+    def validate(self, action: Any) -> np.ndarray:
+        """``action`` as an int64 ``(num_slates, slate_size)`` array, or
+        :class:`InvalidSlate` naming the rows that are not valid slates."""
+        a = action if type(action) is np.ndarray else np.asarray(action)
+        n, k, c = self.num_slates, self.slate_size, self.num_candidates
+        expected = (f"a batch of {n} slates, each {k} distinct integer candidate indices in "
+                    f"[0, {c}) (shape ({n}, {k}))")
+        if a.shape != (n, k):
+            raise InvalidSlate(f"expected {expected}, received {describe(action)}")
+        if a.dtype.kind not in "iu":
+            if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+                a = a.astype(np.int64)
+            else:
+                raise InvalidSlate(f"expected {expected}, received {describe(action)}")
+        out_of_range = ((a < 0) | (a >= c)).any(axis=1)
+        if out_of_range.any():
+            raise InvalidSlate(f"expected {expected}; index out of range in rows "
+                               f"{_rows(out_of_range)}")
+        if k > 1:
+            srt = np.sort(a, axis=1)
+            repeats = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+            if repeats.any():
+                raise InvalidSlate(f"expected {expected}; a candidate is repeated in rows "
+                                   f"{_rows(repeats)}")
+        return a if a.dtype == np.int64 else a.astype(np.int64)
+
+    def __repr__(self) -> str:
+        return (f"BatchSlateSpace(num_slates={self.num_slates}, "
+                f"num_candidates={self.num_candidates}, slate_size={self.slate_size})")
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, BatchSlateSpace) and other.num_slates == self.num_slates
+                and other.num_candidates == self.num_candidates
+                and other.slate_size == self.slate_size)
+
+    def __hash__(self) -> int:
+        return hash((BatchSlateSpace, self.num_slates, self.num_candidates, self.slate_size))

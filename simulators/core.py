@@ -303,6 +303,11 @@ class UserBatch:
         """A deep copy (for snapshots and common-random-number comparisons)."""
         return UserBatch(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
+    def assign(self, rows: np.ndarray, other: UserBatch) -> None:
+        """Overwrite users ``rows`` (int indices) with the users of ``other`` (same order)."""
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(other, f.name)
+
 
 def as_float_tuple(values: Sequence[float] | np.ndarray, name: str, length: int | None = None,
                    low: float = -np.inf, high: float = np.inf) -> np.ndarray:

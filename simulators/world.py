@@ -84,6 +84,26 @@ class SlateWorld:
         self._next_user_id = num_users
         self.candidates = self._draw_candidates(num_users)
 
+    def replace_users(self, rows: np.ndarray) -> np.ndarray:
+        """Replace the users at ``rows`` (int indices) by fresh users with new user ids.
+
+        The new users come from the same users stream as :meth:`reset`'s, so a one-user
+        world that replaces its user after each session draws exactly the users that a
+        one-user vector env draws. Their candidates are the ones already drawn for the
+        row (candidates never depend on who the user is). Returns the new user ids."""
+        if self.state is None:
+            raise ResetNeeded("SlateWorld.replace_users called before reset()")
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        src = self.candidate_source
+        fresh = self.user_model.initial_state(rows.size, src.feature_dim, src.num_topics,
+                                              self._rngs[0])
+        fresh.user_id[:] = np.arange(self._next_user_id, self._next_user_id + rows.size)
+        self._next_user_id += rows.size
+        self.state.assign(rows, fresh)
+        return fresh.user_id
+
     def _draw_candidates(self, n: int) -> Items:
         items = self.candidate_source.sample(n, self._rngs[1], self._next_item_id)
         if self.candidate_source.generative:
