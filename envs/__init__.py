@@ -7,17 +7,32 @@ id                                            what
 ``recarena/Cascade-v0``                       cascading bandit (Kveton et al. 2015)
 ``recarena/Slate-v0``                         general slate env; every part configurable
 ============================================  ===========================================
+
+Every id also has a native batched vector env (``gymnasium.make_vec(id, num_envs=N,
+vectorization_mode="vector_entry_point")``, see :mod:`recarena.envs.vector`), and
+:func:`recarena.envs.checker.check_vector_env` checks any vector env.
 """
 
 from recarena.envs.cascade import CascadeEnv, cascade_config, kveton_attraction
 from recarena.envs.interest_evolution import InterestEvolutionEnv, interest_evolution_config
 from recarena.envs.registration import ENV_IDS, register_envs
 from recarena.envs.slate import SlateEnv, SlateEnvConfig
-from recarena.envs.spaces import SlateSpace
+from recarena.envs.spaces import BatchSlateSpace, SlateSpace
+from recarena.envs.vector import (
+    CascadeVectorEnv,
+    InterestEvolutionVectorEnv,
+    SlateVectorEnv,
+    VectorSnapshot,
+)
 
 __all__ = [
     "ENV_IDS",
+    "BatchSlateSpace",
     "CascadeEnv",
+    "CascadeVectorEnv",
+    "InterestEvolutionVectorEnv",
+    "SlateVectorEnv",
+    "VectorSnapshot",
     "InterestEvolutionEnv",
     "SlateEnv",
     "SlateEnvConfig",

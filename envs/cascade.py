@@ -98,5 +98,15 @@ class CascadeEnv(SlateEnv):
     def __init__(self, num_items: int = 16, slate_size: int = 4,
                  attraction: Sequence[float] | None = None, shuffle: bool = True,
                  horizon: int = 1000, render_mode: str | None = None, **overrides: Any) -> None:
-        config = cascade_config(num_items, slate_size, attraction, shuffle, horizon)
-        super().__init__(config, render_mode=render_mode, **overrides)
+        config = self.make_config(num_items=num_items, slate_size=slate_size,
+                                  attraction=attraction, shuffle=shuffle, horizon=horizon,
+                                  **overrides)
+        super().__init__(config, render_mode=render_mode)
+
+    @classmethod
+    def make_config(cls, config: SlateEnvConfig | None = None, num_items: int = 16,
+                    slate_size: int = 4, attraction: Sequence[float] | None = None,
+                    shuffle: bool = True, horizon: int = 1000, **overrides: Any) -> SlateEnvConfig:
+        if config is None:
+            config = cascade_config(num_items, slate_size, attraction, shuffle, horizon)
+        return super().make_config(config, **overrides)

@@ -104,5 +104,12 @@ class InterestEvolutionEnv(SlateEnv):
 
     def __init__(self, num_candidates: int = 10, slate_size: int = 2,
                  render_mode: str | None = None, **overrides: Any) -> None:
-        config = interest_evolution_config(num_candidates=num_candidates, slate_size=slate_size)
-        super().__init__(config, render_mode=render_mode, **overrides)
+        config = self.make_config(num_candidates=num_candidates, slate_size=slate_size, **overrides)
+        super().__init__(config, render_mode=render_mode)
+
+    @classmethod
+    def make_config(cls, config: SlateEnvConfig | None = None, num_candidates: int = 10,
+                    slate_size: int = 2, **overrides: Any) -> SlateEnvConfig:
+        if config is None:
+            config = interest_evolution_config(num_candidates=num_candidates, slate_size=slate_size)
+        return super().make_config(config, **overrides)

@@ -360,12 +360,7 @@ class SlateEnv(gym.Env):
 
     def __init__(self, config: SlateEnvConfig | None = None, render_mode: str | None = None,
                  **overrides: Any) -> None:
-        if config is None:
-            config = self.default_config()
-        if not isinstance(config, SlateEnvConfig):
-            raise ConfigError("config", config, "a SlateEnvConfig or None")
-        if overrides:
-            config = config.replace(**overrides)
+        config = SlateEnv.make_config(config, **overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError("render_mode", render_mode, "None or 'ansi'")
         self.config = config
@@ -384,6 +379,25 @@ class SlateEnv(gym.Env):
     def default_config(cls) -> SlateEnvConfig:
         """The configuration used when none is given."""
         return SlateEnvConfig()
+
+    @classmethod
+    def make_config(cls, config: SlateEnvConfig | None = None, **overrides: Any) -> SlateEnvConfig:
+        """The configuration this env's constructor builds from its arguments (the vector
+        env of the same family builds its configuration through the same method)."""
+        if config is None:
+            config = cls.default_config()
+        if not isinstance(config, SlateEnvConfig):
+            raise ConfigError("config", config, "a SlateEnvConfig or None")
+        return config.replace(**overrides) if overrides else config
+
+    def snapshot(self) -> tuple:
+        """The env's full state (world, random streams, step counter) for :meth:`restore`."""
+        return (self.world.snapshot(), self._t, self._done, self._last)
+
+    def restore(self, snap: tuple) -> None:
+        """Go back to a :meth:`snapshot`: the continuation is the same as after it was taken."""
+        world, self._t, self._done, self._last = snap
+        self.world.restore(world)
 
     # ----------------------------------------------------------------- API
     def reset(self, *, seed: int | None = None,

@@ -1,0 +1,233 @@
+"""Native batched vector environments: N users in one set of arrays.
+
+Every recarena env family has a vector env here, registered as the id's
+``vector_entry_point``::
+
+    envs = gymnasium.make_vec("recarena/InterestEvolution-v0", num_envs=1024,
+                              vectorization_mode="vector_entry_point")
+
+One sub-environment is one *user slot*. All N users are stepped by the same batched numpy
+code that runs the single env (a single env is a one-user world), so there are no per-user
+Python objects on the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from recarena.envs.cascade import CascadeEnv
+from recarena.envs.interest_evolution import InterestEvolutionEnv
+from recarena.envs.slate import SlateCore, SlateEnv
+from recarena.envs.spaces import BatchSlateSpace, SlateSpace
+from recarena.errors import ConfigError, ResetNeeded
+from recarena.simulators.world import WorldSnapshot, WorldStep
+from recarena.validation import check_int
+
+__all__ = ["CascadeVectorEnv", "InterestEvolutionVectorEnv", "SlateVectorEnv", "VectorSnapshot"]
+
+
+class VectorSnapshot(NamedTuple):
+    """Everything needed to put a vector env back where it was."""
+
+    world: WorldSnapshot
+    steps: np.ndarray
+    returns: np.ndarray
+    needs_reset: bool
+
+
+class SlateVectorEnv(gym.vector.VectorEnv):
+    """N users of a slate env family, simulated as one batch.
+
+    **Spaces**: ``single_observation_space`` and ``single_action_space`` are the single
+    env's; ``observation_space`` is their batch (a ``Dict`` of arrays with a leading N
+    axis); ``action_space`` is a :class:`~recarena.envs.spaces.BatchSlateSpace` ``(N, K)``,
+    whose samples are valid slates in every row. An action batch with the wrong shape, or
+    with invalid slates in some rows, raises :class:`~recarena.errors.InvalidSlate` naming
+    the rows.
+
+    **Autoreset** (``metadata["autoreset_mode"] == AutoresetMode.SAME_STEP``): when user
+    ``i`` leaves (``terminated[i]``) or reaches the horizon (``truncated[i]``), the step
+    that ends the episode already returns the *next* user's first observation in row ``i``;
+    the finished user's last observation is in ``info["final_obs"][i]`` (an object array,
+    ``None`` elsewhere, with mask ``info["_final_obs"]``) and their last info in
+    ``info["final_info"]`` (``user_id``, ``episode_return``, ``episode_length``, each with a
+    ``_``-prefixed mask). This is Gymnasium's same-step convention and the one
+    stable-baselines3's ``VecEnv`` uses (``terminal_observation``). The new user has a new
+    ``user_id`` and is drawn from the world's users stream.
+
+    **Info** (every step): ``user_id`` ``(N,)`` (after replacement), ``response`` (the
+    :class:`~recarena.simulators.core.Response` of the step, arrays ``(N, K)`` / ``(N,)``),
+    ``slate_item_ids`` ``(N, K)``, and ``oracle``: the single env's privileged truth,
+    batched (``scores``, ``quality``, ``length`` ``(N, C)``, ``interests`` ``(N, d)``,
+    ``budget``, ``satisfaction`` ``(N,)``, ``attraction`` for attraction-based choice).
+
+    **Seeding**: ``reset(seed=s)`` builds the world from ``seeding.np_random(s)`` exactly as
+    the single env does, so a one-user vector env reproduces the single env step for step,
+    episode after episode. ``reset()`` without a seed replaces every user and goes on with
+    the world's streams. The world has one seed: a list of per-user seeds is refused.
+
+    **Common random numbers**: :meth:`snapshot` / :meth:`restore` put users, candidates and
+    every random stream back, so two policies can face identical users and identical
+    exogenous randomness.
+
+    **Arguments**: ``num_envs`` (N users), ``max_episode_steps`` (sets the config's
+    ``horizon``; ``make_vec`` passes it), ``render_mode`` (``None`` or ``"ansi"``), and the
+    single env family's constructor arguments.
+
+    >>> import gymnasium as gym, recarena
+    >>> envs = gym.make_vec("recarena/InterestEvolution-v0", num_envs=8,
+    ...                     vectorization_mode="vector_entry_point")
+    >>> obs, info = envs.reset(seed=0)
+    >>> obs["candidate_features"].shape, envs.action_space
+    ((8, 10, 20), BatchSlateSpace(num_slates=8, num_candidates=10, slate_size=2))
+    >>> obs, rewards, terminated, truncated, info = envs.step(envs.action_space.sample())
+    >>> rewards.shape, terminated.dtype
+    ((8,), dtype('bool'))
+    """
+
+    metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    #: The single env whose configuration (and constructor arguments) this family uses.
+    single_env_class: type[SlateEnv] = SlateEnv
+
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None,
+                 render_mode: str | None = None, **kwargs: Any) -> None:
+        self.num_envs = check_int(num_envs, "num_envs", 1)
+        config = self.single_env_class.make_config(**kwargs)
+        if max_episode_steps is not None:
+            config = config.replace(horizon=check_int(max_episode_steps, "max_episode_steps", 1))
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError("render_mode", render_mode, "None or 'ansi'")
+        self.config = config
+        self.render_mode = render_mode
+        self.core = SlateCore(config)
+        self.world = self.core.world
+        c, k = self.core.num_candidates, self.core.slate_size
+        self.single_observation_space = self.core.observation_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.single_action_space = SlateSpace(c, k)
+        self.action_space = BatchSlateSpace(self.num_envs, c, k)
+        self._steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._returns = np.zeros(self.num_envs)
+        self._needs_reset = True
+        self._last: WorldStep | None = None
+
+    # ----------------------------------------------------------------- API
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ConfigError("seed", seed, "an int or None (the batched world has one seed; "
+                              "per-user seed lists are not supported)")
+        if seed is not None:
+            self._np_random, self._np_random_seed = seeding.np_random(int(seed))
+        if seed is not None or self.world.state is None:
+            self.world.reset(self.num_envs, self.np_random)
+        else:
+            self.world.replace_users(np.arange(self.num_envs))
+        self._steps[:] = 0
+        self._returns[:] = 0.0
+        self._needs_reset = False
+        self._last = None
+        obs = self.core.observe(None)
+        state = self.world.state
+        assert state is not None
+        return obs, {"user_id": state.user_id.copy(), "oracle": self.core.oracle()}
+
+    def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                          np.ndarray, dict[str, Any]]:
+        if self._needs_reset:
+            raise ResetNeeded("step() called before reset(); call reset() first")
+        slates = self.action_space.validate(actions)
+        out = self.world.step(slates)
+        self._last = out
+        rewards = self.core.rewards(out.response)
+        self._steps += 1
+        self._returns += rewards
+        terminated = out.response.left.copy()
+        horizon = self.config.horizon
+        if horizon is None:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            truncated = ~terminated & (self._steps >= horizon)
+        obs = self.core.observe(out)
+        info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id}
+        done = terminated | truncated
+        rows = np.flatnonzero(done)
+        if rows.size:
+            state = self.world.state
+            assert state is not None
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for r in rows.tolist():
+                final_obs[r] = {key: arr[r].copy() for key, arr in obs.items()}
+            final_info = {
+                "user_id": np.where(done, state.user_id, 0), "_user_id": done,
+                "episode_return": np.where(done, self._returns, 0.0), "_episode_return": done,
+                "episode_length": np.where(done, self._steps, 0), "_episode_length": done,
+            }
+            info["final_obs"], info["_final_obs"] = final_obs, done
+            info["final_info"], info["_final_info"] = final_info, done.copy()
+            self.world.replace_users(rows)
+            self.core.refresh_rows(obs, rows)
+            self._steps[rows] = 0
+            self._returns[rows] = 0.0
+        state = self.world.state
+        assert state is not None
+        info["user_id"] = state.user_id.copy()
+        info["oracle"] = self.core.oracle()
+        return obs, rewards, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        state = self.world.state
+        if state is None:
+            return "not reset"
+        shown = min(self.num_envs, 8)
+        lines = [f"{self.num_envs} users; first {shown}:"]
+        for i in range(shown):
+            line = (f"  user {int(state.user_id[i])}: step {int(self._steps[i])} "
+                    f"return={self._returns[i]:.2f} budget={state.budget[i]:.2f}")
+            if self._last is not None:
+                line += f" clicked={self._last.response.clicked[i].astype(int).tolist()}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def snapshot(self) -> VectorSnapshot:
+        """Users, candidates, random streams and episode counters, for :meth:`restore`."""
+        if self.world.state is None:
+            raise ResetNeeded("snapshot() called before reset()")
+        return VectorSnapshot(self.world.snapshot(), self._steps.copy(), self._returns.copy(),
+                              self._needs_reset)
+
+    def restore(self, snap: VectorSnapshot) -> None:
+        """Return to ``snap``: the continuation under the same actions is identical."""
+        if not isinstance(snap, VectorSnapshot):
+            raise ConfigError("snap", snap, "a VectorSnapshot from snapshot()")
+        if snap.steps.shape != (self.num_envs,):
+            raise ConfigError("snap", f"a snapshot of {snap.steps.shape[0]} users",
+                              f"a snapshot of this env's {self.num_envs} users")
+        self.world.restore(snap.world)
+        self._steps[:] = snap.steps
+        self._returns[:] = snap.returns
+        self._needs_reset = snap.needs_reset
+        self._last = None
+
+
+class InterestEvolutionVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.interest_evolution.InterestEvolutionEnv`
+    (``recarena/InterestEvolution-v0``); see :class:`SlateVectorEnv`."""
+
+    single_env_class = InterestEvolutionEnv
+
+
+class CascadeVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.cascade.CascadeEnv` (``recarena/Cascade-v0``);
+    with ``shuffle=True`` every user has their own permutation of the attraction
+    probabilities. See :class:`SlateVectorEnv`."""
+
+    single_env_class = CascadeEnv
