@@ -122,7 +122,22 @@ class BatchSlateSpace(spaces.MultiDiscrete):
         if mask is not None or probability is not None:
             raise InvalidSlate("BatchSlateSpace.sample takes no mask or probability; "
                                f"received mask={describe(mask)}, probability={describe(probability)}")
-        r = self.np_random.random((self.num_slates, self.num_candidates))
+        n, c, k = self.num_slates, self.num_candidates, self.slate_size
+        if k <= 8 and 2 * k <= c:
+            # Sequentially: position j is uniform over the c - j unused candidates. Draw
+            # b in [0, c - j) and step it past every used index <= it, in increasing order.
+            u = self.np_random.random((n, k))
+            out = np.empty((n, k), dtype=np.int64)
+            used = np.empty((n, 0), dtype=np.int64)
+            for j in range(k):
+                b = (u[:, j] * (c - j)).astype(np.int64)
+                for i in range(j):
+                    b += b >= used[:, i]
+                out[:, j] = b
+                if j + 1 < k:
+                    used = np.sort(out[:, : j + 1], axis=1)
+            return out
+        r = self.np_random.random((n, c))
         if self.slate_size < self.num_candidates:
             # the slate_size smallest uniforms, in increasing order: a uniform ordered slate
             part = np.argpartition(r, self.slate_size - 1, axis=1)[:, : self.slate_size]
@@ -155,8 +170,14 @@ class BatchSlateSpace(spaces.MultiDiscrete):
             raise InvalidSlate(f"expected {expected}; index out of range in rows "
                                f"{_rows(out_of_range)}")
         if k > 1:
-            srt = np.sort(a, axis=1)
-            repeats = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+            if k <= 6:  # pairwise comparisons beat a row sort for short slates
+                repeats = np.zeros(n, dtype=bool)
+                for i in range(k - 1):
+                    for j in range(i + 1, k):
+                        repeats |= a[:, i] == a[:, j]
+            else:
+                srt = np.sort(a, axis=1)
+                repeats = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
             if repeats.any():
                 raise InvalidSlate(f"expected {expected}; a candidate is repeated in rows "
                                    f"{_rows(repeats)}")

@@ -162,8 +162,9 @@ class SlateVectorEnv(gym.vector.VectorEnv):
             state = self.world.state
             assert state is not None
             final_obs = np.full(self.num_envs, None, dtype=object)
-            for r in rows.tolist():
-                final_obs[r] = {key: arr[r].copy() for key, arr in obs.items()}
+            last = {key: arr[rows] for key, arr in obs.items()}  # one copy per key
+            for j, r in enumerate(rows.tolist()):
+                final_obs[r] = {key: arr[j] for key, arr in last.items()}
             final_info = {
                 "user_id": np.where(done, state.user_id, 0), "_user_id": done,
                 "episode_return": np.where(done, self._returns, 0.0), "_episode_return": done,

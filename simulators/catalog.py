@@ -75,7 +75,8 @@ class TopicQualitySampler:
                               f"a split of {self.num_topics} topics into trashy and nutritious "
                               f"parts whose int() sizes add up to {self.num_topics}")
         object.__setattr__(self, "_means", means)
-        object.__setattr__(self, "_eye", np.eye(self.num_topics))
+        # float32 one-hot rows: exact, and half the memory traffic of float64 at large N
+        object.__setattr__(self, "_eye", np.eye(self.num_topics, dtype=np.float32))
 
     def topic_quality_means(self) -> np.ndarray:
         """Mean quality of each topic, ``(T,)`` (RecSim's ``cluster_means``)."""
@@ -95,10 +96,13 @@ class TopicQualitySampler:
         topic = (rng.random(shape) * self.num_topics).astype(np.int64)
         quality = rng.standard_normal(shape)
         quality *= self.quality_std
-        quality += self._means[topic]  # type: ignore[attr-defined]
+        quality += self._means.take(topic)  # type: ignore[attr-defined]
         ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
-        return Items(ids, topic, self._eye[topic], quality,  # type: ignore[attr-defined]
-                     np.full(shape, self.length), topic)
+        features = self._eye.take(topic, axis=0)  # type: ignore[attr-defined]
+        return Items(ids, topic, features, quality, np.full(shape, self.length), topic)
+
+    #: Features are the one-hot encoding of the topic (so affinity is a gather).
+    onehot_topics = True
 
     def feature_bounds(self) -> tuple[float, float]:
         return 0.0, 1.0
@@ -122,6 +126,7 @@ class UniformFeatureSampler:
     """
 
     feature_dim: int = 20
+    onehot_topics = False
     min_feature: float = -1.0
     max_feature: float = 1.0
     length_mean: float = 4.3
@@ -206,6 +211,11 @@ class ResampledCandidates:
         return self.sampler.feature_dim
 
     @property
+    def onehot_topics(self) -> bool:
+        """Whether item features are exactly the one-hot encoding of the topic."""
+        return self.sampler.onehot_topics
+
+    @property
     def num_topics(self) -> int:
         return self.sampler.num_topics
 
@@ -251,6 +261,11 @@ class CorpusCandidates:
     @property
     def feature_dim(self) -> int:
         return self.catalog.feature_dim
+
+    @property
+    def onehot_topics(self) -> bool:
+        """Whether item features are exactly the one-hot encoding of the topic."""
+        return self.catalog.onehot_topics
 
     @property
     def num_topics(self) -> int:

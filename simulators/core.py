@@ -66,14 +66,16 @@ class Items(NamedTuple):
 
     def take(self, index: np.ndarray) -> Items:
         """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
-        rows = np.arange(index.shape[0])[:, None]
+        n, c = self.item_id.shape
+        flat = (np.arange(0, n * c, c)[:, None] + index).ravel()  # row-major positions
+        shape = index.shape
         return Items(
-            self.item_id[rows, index],
-            self.topic[rows, index],
-            self.features[rows, index],
-            self.quality[rows, index],
-            self.length[rows, index],
-            self.creator_id[rows, index],
+            self.item_id.take(flat).reshape(shape),
+            self.topic.take(flat).reshape(shape),
+            self.features.reshape(n * c, -1).take(flat, axis=0).reshape(*shape, -1),
+            self.quality.take(flat).reshape(shape),
+            self.length.take(flat).reshape(shape),
+            self.creator_id.take(flat).reshape(shape),
         )
 
 
@@ -209,6 +211,9 @@ class Catalog:
         for name, arr in cols.items():
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "num_topics", num_topics)
+        onehot = feats.shape[1] == num_topics and bool(
+            np.array_equal(feats, np.eye(num_topics)[cols["topic"]]))
+        object.__setattr__(self, "_onehot", onehot)
         if self.titles is not None:
             object.__setattr__(self, "titles", tuple(str(t) for t in self.titles))
         for name in ("features", "topic", "quality", "length", "creator_id"):
@@ -224,15 +229,20 @@ class Catalog:
         """Feature dimension d."""
         return int(self.features.shape[1])
 
+    @property
+    def onehot_topics(self) -> bool:
+        """Whether the features are exactly the one-hot encoding of the topic."""
+        return bool(self._onehot)  # type: ignore[attr-defined]
+
     def items(self, index: np.ndarray) -> Items:
         """Items at catalog indices ``index`` (any shape S), as :class:`Items` of shape S."""
         return Items(
             index.astype(np.int64, copy=False),
-            self.topic[index],
-            self.features[index],
-            self.quality[index],
-            self.length[index],
-            self.creator_id[index],
+            self.topic.take(index),
+            self.features.take(index, axis=0),
+            self.quality.take(index),
+            self.length.take(index),
+            self.creator_id.take(index),
         )
 
 

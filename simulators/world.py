@@ -63,6 +63,7 @@ class SlateWorld:
         self.user_model = user_model
         self.candidate_source = candidates
         self.slate_size = check_int(slate_size, "slate_size", 1, candidates.num_candidates)
+        self._onehot = candidates.onehot_topics
         self.state: UserBatch | None = None
         self.candidates: Items | None = None
         self._next_item_id = 0
@@ -116,9 +117,9 @@ class SlateWorld:
             raise ResetNeeded("SlateWorld.step called before reset()")
         model, state = self.user_model, self.state
         items = self.candidates.take(slates)
-        scores = model.scores(state, items)
+        scores = model.scores(state, items, self._onehot)
         response = model.respond(state, items, self._rngs[2], scores)
-        model.next_state(state, items, response, self._rngs[3], scores)
+        model.next_state(state, items, response, self._rngs[3], scores, self._onehot)
         left = model.has_left(state)
         state.left |= left
         self.candidates = self._draw_candidates(state.size)
@@ -129,7 +130,7 @@ class SlateWorld:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""
         if self.state is None or self.candidates is None:
             raise ResetNeeded("SlateWorld.candidate_scores called before reset()")
-        return self.user_model.scores(self.state, self.candidates)
+        return self.user_model.scores(self.state, self.candidates, self._onehot)
 
     def snapshot(self) -> WorldSnapshot:
         """A copy of the full world state, random streams included."""

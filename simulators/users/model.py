@@ -106,13 +106,19 @@ class UserModel:
             self.satisfaction.init(state)
         return state
 
-    def affinity(self, state: UserBatch, items: Items) -> np.ndarray:
-        """Raw affinity ``<interests, features>``, ``(N, K)``."""
+    def affinity(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
+        """Raw affinity ``<interests, features>``, ``(N, K)``. With ``onehot=True`` the
+        caller vouches that the features are the one-hot topics, and the inner product is
+        the gather ``interests[u, topic]`` (the same numbers, without the d-wide product)."""
+        if onehot:
+            n, d = state.interests.shape
+            flat = np.arange(0, n * d, d)[:, None] + items.topic
+            return state.interests.take(flat)
         return np.matmul(items.features, state.interests[:, :, None])[:, :, 0]
 
-    def scores(self, state: UserBatch, items: Items) -> np.ndarray:
-        """The scores the choice model sees, ``(N, K)``."""
-        s = self.affinity(state, items)
+    def scores(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
+        """The scores the choice model sees, ``(N, K)`` (``onehot``: see :meth:`affinity`)."""
+        s = self.affinity(state, items, onehot)
         if self.satiation is not None:
             s -= self.satiation.penalty(state, items)
         if self.novelty is not None:
@@ -141,20 +147,21 @@ class UserModel:
         )
 
     def next_state(self, state: UserBatch, items: Items, response: Response,
-                   rng: np.random.Generator, scores: np.ndarray | None = None) -> None:
+                   rng: np.random.Generator, scores: np.ndarray | None = None,
+                   onehot: bool = False) -> None:
         """Advance ``state`` in place after ``response`` to ``items``.
 
         ``scores`` must be the pre-response scores (RecSim computes the utility that
-        refunds the budget before it moves the interests)."""
+        refunds the budget before it moves the interests); ``onehot``: see :meth:`affinity`."""
         clicked = response.clicked
         if scores is None:
-            scores = self.scores(state, items)
+            scores = self.scores(state, items, onehot)
         if self.budget is not None:
             self.budget.update(state, items, clicked, response.watch_time, scores)
         if self.satisfaction is not None:
             self.satisfaction.update(state, items, clicked, scores)
         if self.interest_dynamics is not None:
-            self.interest_dynamics.update(state, items, clicked, rng)
+            self.interest_dynamics.update(state, items, clicked, rng, onehot)
         if self.satiation is not None:
             self.satiation.update(state, items, clicked)
         if self.history_length:

@@ -249,3 +249,25 @@ def test_statistical_equivalence_test_has_power() -> None:
         return ret
 
     assert stats.ks_2samp(first_returns(), first_returns(user_model=smaller)).pvalue < 1e-6
+
+
+@pytest.mark.parametrize("c,k", [(5, 2), (6, 3), (4, 4), (12, 9), (7, 1)])
+def test_batch_slate_samples_are_uniform_over_ordered_slates(c: int, k: int) -> None:
+    """Every ordered slate of k distinct candidates has probability (c-k)!/c!: a
+    chi-squared test over all of them (both sampling paths: sequential and argsort)."""
+    import math
+    from collections import Counter
+
+    n_slates = math.perm(c, k)
+    space = BatchSlateSpace(num_slates=min(400 * n_slates, 200_000), num_candidates=c,
+                            slate_size=k, seed=c * 10 + k)
+    x = space.sample()
+    assert space.contains(x)
+    counts = Counter(map(tuple, x.tolist()))
+    if n_slates <= 2000:
+        assert len(counts) == n_slates
+        assert stats.chisquare(list(counts.values())).pvalue > 1e-3
+    else:  # too many slates to enumerate: test each position's marginal instead
+        for j in range(k):
+            freq = np.bincount(x[:, j], minlength=c)
+            assert stats.chisquare(freq).pvalue > 1e-3
