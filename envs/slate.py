@@ -21,7 +21,7 @@ from recarena.simulators.catalog import (
     make_catalog,
 )
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.core import Catalog, Response
+from recarena.simulators.core import Catalog, Response, row_sum
 from recarena.simulators.users import (
     InterestEvolution,
     LogisticSignal,
@@ -281,7 +281,7 @@ class SlateCore:
         """``(N,)`` float64 rewards of a step."""
         reward = np.zeros(resp.clicked.shape[0])
         for attr, weight in self.reward_terms:
-            reward += weight * getattr(resp, attr).sum(axis=1)
+            reward += weight * row_sum(getattr(resp, attr))
         return reward
 
     def oracle(self) -> dict[str, np.ndarray]:

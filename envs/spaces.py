@@ -8,6 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recarena.errors import InvalidSlate, describe
+from recarena.simulators.core import row_any
 from recarena.validation import check_int
 
 __all__ = ["BatchSlateSpace", "SlateSpace"]
@@ -165,7 +166,7 @@ class BatchSlateSpace(spaces.MultiDiscrete):
                 a = a.astype(np.int64)
             else:
                 raise InvalidSlate(f"expected {expected}, received {describe(action)}")
-        out_of_range = ((a < 0) | (a >= c)).any(axis=1)
+        out_of_range = row_any((a < 0) | (a >= c))
         if out_of_range.any():
             raise InvalidSlate(f"expected {expected}; index out of range in rows "
                                f"{_rows(out_of_range)}")

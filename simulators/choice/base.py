@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import ChoiceOutcome, as_float_tuple
+from recarena.simulators.core import ChoiceOutcome, as_float_tuple, row_cumsum
 from recarena.validation import check_choice, check_float
 
 __all__ = [
@@ -83,7 +83,7 @@ def sample_single_choice(choice_probs: np.ndarray, rng: np.random.Generator) -> 
     Every position counts as examined (the models that use this have no examination step).
     """
     n = choice_probs.shape[0]
-    cum = np.add.accumulate(choice_probs, axis=1)
+    cum = row_cumsum(choice_probs)
     u = rng.random((n, 1)) * cum[:, -1:]
     # The chosen index is the number of cumulative masses <= u (K means no click); position
     # k is chosen iff cum[k-1] <= u < cum[k].

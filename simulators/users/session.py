@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items, UserBatch
+from recarena.simulators.core import Items, UserBatch, row_any, row_sum
 from recarena.validation import check_float
 
 __all__ = ["SatisfactionLeave", "TimeBudget"]
@@ -51,8 +51,8 @@ class TimeBudget:
         if self.user_quality_factor:
             utility = utility + self.user_quality_factor * scores
         # watch_time is 0 wherever nothing was clicked
-        change = (watch_time * (self.refund_rate * utility - 1.0)).sum(axis=1)
-        change -= self.step_penalty * ~clicked.any(axis=1)
+        change = row_sum(watch_time * (self.refund_rate * utility - 1.0))
+        change -= self.step_penalty * ~row_any(clicked)
         state.budget += change
 
     def has_left(self, state: UserBatch) -> np.ndarray:
@@ -98,8 +98,8 @@ class SatisfactionLeave:
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                scores: np.ndarray) -> None:
         per_item = self.quality_weight * items.quality + self.affinity_weight * scores
-        u = np.where(clicked, per_item, 0.0).sum(axis=1)
-        u = np.where(clicked.any(axis=1), u, self.no_click_utility)
+        u = row_sum(np.where(clicked, per_item, 0.0))
+        u = np.where(row_any(clicked), u, self.no_click_utility)
         state.satisfaction += self.rate * (u - state.satisfaction)
 
     def has_left(self, state: UserBatch) -> np.ndarray:
