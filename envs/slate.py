@@ -51,13 +51,15 @@ REWARD_SIGNALS: dict[str, str] = {
     "like": "liked",
     "share": "shared",
     "follow": "followed",
+    "retention": "return_gap",
 }
 
 #: Optional response signals: (ResponseSignals field, Response field).
 _OPTIONAL_SIGNALS = (("like", "liked"), ("share", "shared"), ("follow", "followed"))
 
 #: What an observation can contain (see :class:`SlateEnv`).
-OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", "history")
+OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", "history",
+                     "calendar")
 
 
 @lru_cache(maxsize=4)
@@ -99,13 +101,20 @@ class SlateEnvConfig:
         candidates: where each step's candidates come from (catalog and candidate count).
         slate_size: K, the number of items shown per step (1 <= K <= candidates).
         reward_weights: reward = sum over signals of weight * (signal summed over the slate);
-            keys from ``click, watch_time, like, share, follow``.
+            keys from ``click, watch_time, like, share, follow, retention``. ``retention``
+            (needs ``user_model.retention``) is paid on the request that ends a session:
+            minus the days until the user's next session, ``-churn_days`` if they churn
+            (the return-time signal of KuaiSim's retention task and RLUR).
         observe: parts of the observation, from ``interests`` (the user's true interests,
             as RecSim exposes them), ``candidates`` (candidate features), ``response`` (the
             last response: click, examined, watch time and the other active signals),
             ``response_quality`` (quality of the last slate's items, as RecSim reports it),
-            ``history`` (features and watch time of the last H consumed items).
+            ``history`` (features and watch time of the last H consumed items),
+            ``calendar`` (the user's day and last return gap; needs a retention model).
         horizon: steps after which the episode is truncated, or ``None``.
+        horizon_days: with a retention model, the episode is truncated once the user's
+            next session would start at or after this day; ``None``: no limit.
+        churn_days: the return gap a churn counts as in the ``retention`` reward.
     """
 
     user_model: UserModel = field(default_factory=_default_user_model)
@@ -114,6 +123,8 @@ class SlateEnvConfig:
     reward_weights: Mapping[str, float] = field(default_factory=lambda: {"watch_time": 1.0})
     observe: tuple[str, ...] = ("candidates", "response", "history")
     horizon: int | None = 500
+    horizon_days: float | None = None
+    churn_days: float = 30.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_model, UserModel):
@@ -145,6 +156,21 @@ class SlateEnvConfig:
                               "parts without 'history' when user_model.history_length is 0")
         if self.horizon is not None:
             check_int(self.horizon, "SlateEnvConfig.horizon", 1)
+        check_float(self.churn_days, "SlateEnvConfig.churn_days", 0.0)
+        has_retention = self.user_model.retention is not None
+        if self.horizon_days is not None:
+            check_float(self.horizon_days, "SlateEnvConfig.horizon_days", 0.0, low_open=True)
+            if not has_retention:
+                raise ConfigError("SlateEnvConfig.horizon_days", self.horizon_days,
+                                  "None unless user_model.retention is set (days only pass "
+                                  "between sessions)")
+        if not has_retention:
+            if "calendar" in observe:
+                raise ConfigError("SlateEnvConfig.observe", "calendar",
+                                  "parts without 'calendar' when user_model.retention is None")
+            if "retention" in self.reward_weights:
+                raise ConfigError("SlateEnvConfig.reward_weights", "retention",
+                                  "signals without 'retention' when user_model.retention is None")
         if self.horizon is None and self.user_model.budget is None and self.user_model.satisfaction is None:
             raise ConfigError("SlateEnvConfig.horizon", None,
                               "a horizon (int) when the user model has no budget or "
@@ -185,6 +211,8 @@ class SlateCore:
         f_lo, f_hi = src.feature_bounds()
         q_lo, q_hi = src.quality_bounds()
         max_len = src.max_length()
+        #: calendar observations are clipped here (a churned user's gap is infinite)
+        self.max_day = float(cfg.horizon_days) if cfg.horizon_days is not None else 1e6
         self.q_bounds = (q_lo, q_hi)
         self.max_len = max_len
         self.signal_keys = tuple((f"response_{attr}", attr)
@@ -208,6 +236,9 @@ class SlateCore:
             elif part == "history":
                 parts["history_features"] = spaces.Box(min(f_lo, 0.0), max(f_hi, 0.0), (h, d), f32)
                 parts["history_watch_time"] = spaces.Box(0.0, max_len, (h,), f32)
+            elif part == "calendar":
+                parts["day"] = spaces.Box(0.0, self.max_day, (1,), f32)
+                parts["last_return_gap"] = spaces.Box(0.0, self.max_day, (1,), f32)
         self.observation_space = spaces.Dict(parts)
 
     def observe(self, out: WorldStep | None, fresh: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -259,6 +290,10 @@ class SlateCore:
                 obs["history_features"] = state.history_features.astype(np.float32)
                 obs["history_watch_time"] = np.minimum(
                     state.history_watch, self.max_len).astype(np.float32)
+            elif part == "calendar":
+                obs["day"] = np.minimum(state.day, self.max_day).astype(np.float32)[:, None]
+                obs["last_return_gap"] = np.minimum(
+                    state.last_gap, self.max_day).astype(np.float32)[:, None]
         return obs
 
     def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
@@ -274,15 +309,41 @@ class SlateCore:
                 arr[rows] = state.history_features[rows]
             elif key == "history_watch_time":
                 arr[rows] = np.minimum(state.history_watch[rows], self.max_len)
+            elif key == "day":
+                arr[rows, 0] = np.minimum(state.day[rows], self.max_day)
+            elif key == "last_return_gap":
+                arr[rows, 0] = np.minimum(state.last_gap[rows], self.max_day)
             elif key.startswith("response_"):
                 arr[rows] = 0
 
-    def rewards(self, resp: Response) -> np.ndarray:
+    def rewards(self, out: WorldStep) -> np.ndarray:
         """``(N,)`` float64 rewards of a step."""
+        resp = out.response
         reward = np.zeros(resp.clicked.shape[0])
         for attr, weight in self.reward_terms:
-            reward += weight * row_sum(getattr(resp, attr))
+            if attr == "return_gap":
+                gap = out.return_gap
+                ended = ~np.isnan(gap)
+                reward[ended] -= weight * np.minimum(gap[ended], self.config.churn_days)
+            else:
+                reward += weight * row_sum(getattr(resp, attr))
         return reward
+
+    def ended(self, out: WorldStep, steps: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+        """``(terminated, truncated)`` per user after a step: terminated when the user is
+        gone (left the session, or churned with a retention model); truncated at the step
+        ``horizon`` or when the next session starts at or after ``horizon_days``."""
+        terminated = out.gone.copy()
+        truncated = np.zeros_like(terminated)
+        cfg = self.config
+        if cfg.horizon is not None:
+            truncated |= np.asarray(steps) >= cfg.horizon
+        if cfg.horizon_days is not None:
+            state = self.world.state
+            assert state is not None
+            truncated |= state.day >= cfg.horizon_days
+        truncated &= ~terminated
+        return terminated, truncated
 
     def oracle(self) -> dict[str, np.ndarray]:
         """Privileged truth about every user and their current candidates, batched."""
@@ -300,6 +361,8 @@ class SlateCore:
         }
         if self.attraction_link is not None:
             oracle["attraction"] = self.attraction_link(scores)
+        if self.config.user_model.retention is not None:
+            oracle["long_term"] = state.long_term.copy()
         return oracle
 
 
@@ -425,12 +488,10 @@ class SlateEnv(gym.Env):
         slate = self.action_space.validate(action)
         out = self.world.step(slate[None, :])
         self._last = out
-        resp = out.response
-        reward = float(self.core.rewards(resp)[0])
+        reward = float(self.core.rewards(out)[0])
         self._t += 1
-        terminated = bool(resp.left[0])
-        truncated = (not terminated and self.config.horizon is not None
-                     and self._t >= self.config.horizon)
+        term, trunc = self.core.ended(out, self._t)
+        terminated, truncated = bool(term[0]), bool(trunc[0])
         self._done = terminated or truncated
         return self._observe(out), reward, terminated, truncated, self._info(out)
 
@@ -457,8 +518,9 @@ class SlateEnv(gym.Env):
 
     def _info(self, out: WorldStep | None) -> dict[str, Any]:
         oracle = {key: arr[0] for key, arr in self.core.oracle().items()}
-        oracle["budget"] = float(oracle["budget"])
-        oracle["satisfaction"] = float(oracle["satisfaction"])
+        for key in ("budget", "satisfaction", "long_term"):
+            if key in oracle:
+                oracle[key] = float(oracle[key])
         state = self.world.state
         assert state is not None
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
@@ -466,4 +528,8 @@ class SlateEnv(gym.Env):
             info["response"] = Response._make([a[0] for a in out.response])
             info["examined"] = out.response.examined[0]
             info["slate_item_ids"] = out.slate.item_id[0]
+            if self.config.user_model.retention is not None:
+                info["day"] = float(state.day[0])
+                info["session_ended"] = bool(out.response.left[0])
+                info["return_gap"] = float(out.return_gap[0])
         return info

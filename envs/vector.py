@@ -145,17 +145,18 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         slates = self.action_space.validate(actions)
         out = self.world.step(slates)
         self._last = out
-        rewards = self.core.rewards(out.response)
+        rewards = self.core.rewards(out)
         self._steps += 1
         self._returns += rewards
-        terminated = out.response.left.copy()
-        horizon = self.config.horizon
-        if horizon is None:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        else:
-            truncated = ~terminated & (self._steps >= horizon)
+        terminated, truncated = self.core.ended(out, self._steps)
         obs = self.core.observe(out)
         info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id}
+        if self.config.user_model.retention is not None:
+            state = self.world.state
+            assert state is not None
+            info["day"] = state.day.copy()
+            info["session_ended"] = out.response.left.copy()
+            info["return_gap"] = out.return_gap
         done = terminated | truncated
         rows = np.flatnonzero(done)
         if rows.size:

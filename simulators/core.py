@@ -307,6 +307,12 @@ class UserBatch:
         num_consumed: int64 ``(N,)``; items consumed so far (ring buffer write position).
         steps: int64 ``(N,)``; slates seen this session.
         left: bool ``(N,)``; the user has ended the session.
+        day: float64 ``(N,)``; the user's calendar time in days (retention worlds).
+        long_term: float64 ``(N,)``; long-term satisfaction across sessions (retention).
+        session_quality: float64 ``(N,)``; summed quality consumed this session.
+        session_consumed: int64 ``(N,)``; items consumed this session.
+        sessions: int64 ``(N,)``; sessions started so far.
+        last_gap: float64 ``(N,)``; days between the last two sessions (0 before a return).
     """
 
     user_id: np.ndarray
@@ -323,6 +329,12 @@ class UserBatch:
     num_consumed: np.ndarray
     steps: np.ndarray
     left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    day: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    long_term: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    session_quality: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    session_consumed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sessions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    last_gap: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def zeros(cls, n: int, feature_dim: int, num_topics: int, history_length: int) -> UserBatch:
@@ -342,6 +354,12 @@ class UserBatch:
             num_consumed=np.zeros(n, dtype=np.int64),
             steps=np.zeros(n, dtype=np.int64),
             left=np.zeros(n, dtype=bool),
+            day=np.zeros(n),
+            long_term=np.zeros(n),
+            session_quality=np.zeros(n),
+            session_consumed=np.zeros(n, dtype=np.int64),
+            sessions=np.ones(n, dtype=np.int64),
+            last_gap=np.zeros(n),
         )
 
     @property

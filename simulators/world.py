@@ -22,11 +22,18 @@ class WorldStep(NamedTuple):
         slate: the shown items, ``(N, K)``.
         response: the users' response (``left`` filled in after the state update).
         scores: the scores the choice model saw, ``(N, K)``.
+        gone: ``(N,)`` bool; the user is gone for good: with a retention model, churned
+            (a user whose session ended but who will return is not gone and starts a new
+            session at once); without one, the session ended (``response.left``).
+        return_gap: ``(N,)`` days until the next session where a session ended and the
+            user returns, ``inf`` where they churned, ``nan`` elsewhere.
     """
 
     slate: Items
     response: Response
     scores: np.ndarray
+    gone: np.ndarray
+    return_gap: np.ndarray
 
 
 class WorldSnapshot(NamedTuple):
@@ -77,7 +84,8 @@ class SlateWorld:
     def reset(self, num_users: int, rng: np.random.Generator) -> None:
         """Start ``num_users`` fresh users and draw their first candidates."""
         num_users = check_int(num_users, "num_users", 1)
-        self._rngs = tuple(rng.spawn(4))  # users, candidates, responses, dynamics
+        # users, candidates, responses, dynamics (+ returns between sessions)
+        self._rngs = tuple(rng.spawn(4 if self.user_model.retention is None else 5))
         src = self.candidate_source
         self._next_item_id = 0
         self.state = self.user_model.initial_state(num_users, src.feature_dim, src.num_topics,
@@ -122,9 +130,21 @@ class SlateWorld:
         model.next_state(state, items, response, self._rngs[3], scores, self._onehot)
         left = model.has_left(state)
         state.left |= left
+        if model.retention is None:
+            gone, gap = left, np.full(state.size, np.nan)
+        else:
+            end = model.retention.end_sessions(state, left, self._rngs[4])
+            gone = np.zeros(state.size, dtype=bool)
+            gone[end.rows[end.churned]] = True
+            gap = np.full(state.size, np.nan)
+            gap[end.rows] = end.gap
+            back = np.zeros(state.size, dtype=bool)
+            back[end.rows[~end.churned]] = True
+            model.start_session(state, back, self._rngs[4])
         self.candidates = self._draw_candidates(state.size)
         r = response
-        return WorldStep(items, Response(r[0], r[1], r[2], r[3], r[4], r[5], left), scores)
+        return WorldStep(items, Response(r[0], r[1], r[2], r[3], r[4], r[5], left), scores,
+                         gone, gap)
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""

@@ -17,10 +17,11 @@ from recarena.simulators.choice import (
 from recarena.simulators.core import Items, Response, UserBatch, click_passes
 from recarena.simulators.users.interests import FixedInterests, InterestEvolution, UniformInterests
 from recarena.simulators.users.novelty import NoveltySeeking
+from recarena.simulators.users.retention import ReturnModel
 from recarena.simulators.users.satiation import Satiation
 from recarena.simulators.users.session import SatisfactionLeave, TimeBudget
 from recarena.simulators.users.signals import ResponseSignals
-from recarena.validation import check_int
+from recarena.validation import check_float, check_int
 
 __all__ = ["UserModel"]
 
@@ -54,6 +55,10 @@ class UserModel:
         signals: watch time / like / share / follow models.
         history_length: H, the number of consumed items remembered (0: none, which skips
             the bookkeeping; novelty and history observations need H >= 1).
+        clickbait: ``c``; adds ``-c * quality`` to every score, so that low-quality
+            ("chocolate") items are more clickable, as in RecSim's long_term_satisfaction.
+        retention: what happens between sessions (return gap, churn), or ``None`` (a
+            session is the whole episode).
     """
 
     choice: object = field(default_factory=ProportionalChoice)
@@ -65,6 +70,8 @@ class UserModel:
     satisfaction: SatisfactionLeave | None = None
     signals: ResponseSignals = field(default_factory=ResponseSignals)
     history_length: int = 10
+    clickbait: float = 0.0
+    retention: ReturnModel | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.choice, _CHOICE_TYPES):
@@ -78,6 +85,7 @@ class UserModel:
             ("budget", (TimeBudget,), True),
             ("satisfaction", (SatisfactionLeave,), True),
             ("signals", (ResponseSignals,), False),
+            ("retention", (ReturnModel,), True),
         )
         for name, types, optional in checks:
             value = getattr(self, name)
@@ -87,6 +95,10 @@ class UserModel:
                 want = " or ".join(t.__name__ for t in types) + (" or None" if optional else "")
                 raise ConfigError(f"UserModel.{name}", value, want)
         check_int(self.history_length, "UserModel.history_length", 0, 10_000)
+        check_float(self.clickbait, "UserModel.clickbait", -10.0, 10.0)
+        if self.retention is not None and self.budget is None and self.satisfaction is None:
+            raise ConfigError("UserModel.retention", self.retention,
+                              "None unless a budget or satisfaction model ends sessions")
         if self.novelty is not None and self.history_length == 0:
             raise ConfigError("UserModel.history_length", 0,
                               "history_length >= 1 when novelty is modelled (novelty is judged "
@@ -104,6 +116,8 @@ class UserModel:
             self.budget.init(state)
         if self.satisfaction is not None:
             self.satisfaction.init(state)
+        if self.retention is not None:
+            self.retention.init(state)
         return state
 
     def affinity(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
@@ -119,6 +133,8 @@ class UserModel:
     def scores(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
         """The scores the choice model sees, ``(N, K)`` (``onehot``: see :meth:`affinity`)."""
         s = self.affinity(state, items, onehot)
+        if self.clickbait:
+            s -= self.clickbait * items.quality
         if self.satiation is not None:
             s -= self.satiation.penalty(state, items)
         if self.novelty is not None:
@@ -166,6 +182,8 @@ class UserModel:
             self.satiation.update(state, items, clicked)
         if self.history_length:
             self._remember(state, items, clicked, response.watch_time)
+        if self.retention is not None:
+            self.retention.consume(state, items, clicked)
         state.steps += 1
 
     def has_left(self, state: UserBatch) -> np.ndarray:
