@@ -1,7 +1,20 @@
-"""Recommender policies behind one :class:`Policy` protocol, and the evaluation loop."""
+"""Recommender policies behind one :class:`~recarena.agents.base.Policy` protocol."""
 
 from recarena.agents.base import Policy
-from recarena.agents.classic import GreedyOracle, QualityAwareOracle, RandomPolicy
-from recarena.agents.evaluation import evaluate
+from recarena.agents.classic import (
+    GreedyOracle,
+    QualityAwareOracle,
+    QualityBonusOracle,
+    RandomPolicy,
+)
+from recarena.agents.evaluation import evaluate, evaluate_users
 
-__all__ = ["GreedyOracle", "Policy", "QualityAwareOracle", "RandomPolicy", "evaluate"]
+__all__ = [
+    "GreedyOracle",
+    "Policy",
+    "QualityAwareOracle",
+    "QualityBonusOracle",
+    "RandomPolicy",
+    "evaluate",
+    "evaluate_users",
+]

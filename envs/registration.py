@@ -19,6 +19,8 @@ _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
                                       "recarena.envs.vector:InterestEvolutionVectorEnv", {}, None),
     "recarena/Cascade-v0": ("recarena.envs.cascade:CascadeEnv",
                             "recarena.envs.vector:CascadeVectorEnv", {}, None),
+    "recarena/Retention-v0": ("recarena.envs.retention:RetentionEnv",
+                              "recarena.envs.vector:RetentionVectorEnv", {}, None),
     "recarena/Slate-v0": ("recarena.envs.slate:SlateEnv",
                           "recarena.envs.vector:SlateVectorEnv", {}, None),
 }

@@ -531,5 +531,6 @@ class SlateEnv(gym.Env):
             if self.config.user_model.retention is not None:
                 info["day"] = float(state.day[0])
                 info["session_ended"] = bool(out.response.left[0])
-                info["return_gap"] = float(out.return_gap[0])
+                if info["session_ended"]:  # days until the next session; inf on churn
+                    info["return_gap"] = float(out.return_gap[0])
         return info

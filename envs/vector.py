@@ -23,13 +23,20 @@ from gymnasium.vector.utils import batch_space
 
 from recarena.envs.cascade import CascadeEnv
 from recarena.envs.interest_evolution import InterestEvolutionEnv
+from recarena.envs.retention import RetentionEnv
 from recarena.envs.slate import SlateCore, SlateEnv
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.world import WorldSnapshot, WorldStep
 from recarena.validation import check_int
 
-__all__ = ["CascadeVectorEnv", "InterestEvolutionVectorEnv", "SlateVectorEnv", "VectorSnapshot"]
+__all__ = [
+    "CascadeVectorEnv",
+    "InterestEvolutionVectorEnv",
+    "RetentionVectorEnv",
+    "SlateVectorEnv",
+    "VectorSnapshot",
+]
 
 
 class VectorSnapshot(NamedTuple):
@@ -66,6 +73,10 @@ class SlateVectorEnv(gym.vector.VectorEnv):
     ``slate_item_ids`` ``(N, K)``, and ``oracle``: the single env's privileged truth,
     batched (``scores``, ``quality``, ``length`` ``(N, C)``, ``interests`` ``(N, d)``,
     ``budget``, ``satisfaction`` ``(N,)``, ``attraction`` for attraction-based choice).
+    With a retention model also ``day``, ``session_ended`` and ``return_gap`` (masked by
+    ``_return_gap``; ``inf`` on churn). ``response``, ``slate_item_ids`` and the retention
+    entries describe the step just taken (the finishing user in a replaced row);
+    ``user_id`` and ``oracle`` describe the row's current user.
 
     **Seeding**: ``reset(seed=s)`` builds the world from ``seeding.np_random(s)`` exactly as
     the single env does, so a one-user vector env reproduces the single env step for step,
@@ -156,7 +167,9 @@ class SlateVectorEnv(gym.vector.VectorEnv):
             assert state is not None
             info["day"] = state.day.copy()
             info["session_ended"] = out.response.left.copy()
-            info["return_gap"] = out.return_gap
+            # Gymnasium's masked-info convention: a value where the mask is True, 0 elsewhere
+            info["return_gap"] = np.where(info["session_ended"], out.return_gap, 0.0)
+            info["_return_gap"] = info["session_ended"].copy()
         done = terminated | truncated
         rows = np.flatnonzero(done)
         if rows.size:
@@ -233,3 +246,14 @@ class CascadeVectorEnv(SlateVectorEnv):
     probabilities. See :class:`SlateVectorEnv`."""
 
     single_env_class = CascadeEnv
+
+
+class RetentionVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.retention.RetentionEnv` (``recarena/Retention-v0``).
+
+    One step is one request tick for every row; each row follows its own user's calendar
+    (a user between sessions does not idle a row: the row's next request is that user's
+    next session), and a churned or timed-out user is replaced at once (same-step
+    autoreset). See :class:`SlateVectorEnv`."""
+
+    single_env_class = RetentionEnv

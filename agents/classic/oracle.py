@@ -10,9 +10,9 @@ import numpy as np
 
 from recarena.errors import ConfigError
 from recarena.simulators.users import TimeBudget
-from recarena.validation import check_int
+from recarena.validation import check_float, check_int
 
-__all__ = ["GreedyOracle", "QualityAwareOracle"]
+__all__ = ["GreedyOracle", "QualityAwareOracle", "QualityBonusOracle"]
 
 
 def _oracle(info: dict[str, Any] | None, key: str) -> np.ndarray:
@@ -38,6 +38,27 @@ class GreedyOracle:
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         scores = _oracle(info, "scores")
         return np.argsort(-scores, axis=1, kind="stable")[:, : self.slate_size]
+
+
+class QualityBonusOracle:
+    """Greedy on ``true score + quality_weight * quality``: a hand-written policy that gives
+    up some immediate engagement for item quality (RecSim's long-term-satisfaction
+    "kale" trade-off). With ``quality_weight = 0`` it is :class:`GreedyOracle`. A reference
+    baseline that reads privileged truth, not a learnable policy."""
+
+    name = "quality_bonus_oracle"
+    is_oracle = True
+
+    def __init__(self, slate_size: int, quality_weight: float = 1.0) -> None:
+        self.slate_size = check_int(slate_size, "QualityBonusOracle.slate_size", 1)
+        self.quality_weight = check_float(quality_weight, "QualityBonusOracle.quality_weight")
+
+    def reset(self) -> None:
+        pass
+
+    def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+        value = _oracle(info, "scores") + self.quality_weight * _oracle(info, "quality")
+        return np.argsort(-value, axis=1, kind="stable")[:, : self.slate_size]
 
 
 class QualityAwareOracle:

@@ -17,11 +17,14 @@ component                  what it models                                      p
 from recarena.simulators.users.interests import FixedInterests, InterestEvolution, UniformInterests
 from recarena.simulators.users.model import UserModel
 from recarena.simulators.users.novelty import NoveltySeeking
+from recarena.simulators.users.retention import ReturnModel, SessionEnd
 from recarena.simulators.users.satiation import Satiation
 from recarena.simulators.users.session import SatisfactionLeave, TimeBudget
 from recarena.simulators.users.signals import LogisticSignal, ResponseSignals
 
 __all__ = [
+    "ReturnModel",
+    "SessionEnd",
     "FixedInterests",
     "InterestEvolution",
     "LogisticSignal",

@@ -60,7 +60,7 @@ class ReturnModel:
 
     memory_rate: float = 0.3
     empty_session_quality: float = -1.0
-    mean_gap: float = 1.0
+    mean_gap: float = 2.0
     gap_sensitivity: float = 0.6
     churn_bias: float = -4.0
     churn_sensitivity: float = 1.2
