@@ -35,12 +35,14 @@ __all__ = [
 #: short trailing axis cost ~20x more than K whole-column operations at large N. Under 8
 #: columns numpy sums sequentially too, so the results are bit-identical.
 _SHORT_ROW = 8
+#: ... and only for batches this large: for a few users one numpy call is cheaper.
+_LOOP_MIN_ROWS = 256
 
 
 def row_sum(x: np.ndarray) -> np.ndarray:
     """``x.sum(axis=1)`` for a 2-D array, fast for short rows."""
     k = x.shape[1]
-    if k == 0 or k >= _SHORT_ROW:
+    if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
         return x.sum(axis=1)
     out = x[:, 0].astype(np.result_type(x.dtype, np.int64) if x.dtype == bool else x.dtype)
     for j in range(1, k):
@@ -51,7 +53,7 @@ def row_sum(x: np.ndarray) -> np.ndarray:
 def row_any(x: np.ndarray) -> np.ndarray:
     """``x.any(axis=1)`` for a 2-D bool array, fast for short rows."""
     k = x.shape[1]
-    if k == 0 or k >= _SHORT_ROW:
+    if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
         return x.any(axis=1)
     out = x[:, 0].copy()
     for j in range(1, k):
@@ -62,7 +64,7 @@ def row_any(x: np.ndarray) -> np.ndarray:
 def row_cumsum(x: np.ndarray) -> np.ndarray:
     """``np.add.accumulate(x, axis=1)`` (sequential, so bit-identical), fast for short rows."""
     k = x.shape[1]
-    if k == 0 or k >= _SHORT_ROW:
+    if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
         return np.add.accumulate(x, axis=1)
     out = np.empty_like(x)
     out[:, 0] = x[:, 0]
