@@ -14,6 +14,16 @@ from recarena.validation import check_int
 __all__ = ["BatchSlateSpace", "SlateSpace"]
 
 
+def _integral(a: np.ndarray, action: Any, expected: str) -> np.ndarray:
+    """``a`` as integers: integer arrays pass, whole-valued finite floats are converted,
+    anything else raises :class:`InvalidSlate`."""
+    if a.dtype.kind in "iu":
+        return a
+    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+        return a.astype(np.int64)
+    raise InvalidSlate(f"expected {expected}, received {describe(action)}")
+
+
 class SlateSpace(spaces.MultiDiscrete):
     """Ordered slates of ``slate_size`` distinct indices into ``num_candidates`` candidates.
 
@@ -64,11 +74,7 @@ class SlateSpace(spaces.MultiDiscrete):
         expected = f"a slate of {k} distinct integer candidate indices in [0, {c})"
         if a.shape != (k,):
             raise InvalidSlate(f"expected {expected} (shape ({k},)), received {describe(action)}")
-        if a.dtype.kind not in "iu":
-            if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-                a = a.astype(np.int64)
-            else:
-                raise InvalidSlate(f"expected {expected}, received {describe(action)}")
+        a = _integral(a, action, expected)
         values = a.tolist()
         if min(values) < 0 or max(values) >= c:
             raise InvalidSlate(f"expected {expected}; index out of range in {describe(action)}")
@@ -161,11 +167,7 @@ class BatchSlateSpace(spaces.MultiDiscrete):
                     f"[0, {c}) (shape ({n}, {k}))")
         if a.shape != (n, k):
             raise InvalidSlate(f"expected {expected}, received {describe(action)}")
-        if a.dtype.kind not in "iu":
-            if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-                a = a.astype(np.int64)
-            else:
-                raise InvalidSlate(f"expected {expected}, received {describe(action)}")
+        a = _integral(a, action, expected)
         out_of_range = row_any((a < 0) | (a >= c))
         if out_of_range.any():
             raise InvalidSlate(f"expected {expected}; index out of range in rows "
