@@ -366,6 +366,60 @@ class SlateCore:
         return oracle
 
 
+    # ----------------------------------------------------------------- info
+    def step_info(self, out: WorldStep) -> dict[str, Any]:
+        """Batched per-step info of the vector env (what happened in the step just taken)."""
+        info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id}
+        if self.config.user_model.retention is not None:
+            state = self.world.state
+            assert state is not None
+            info["day"] = state.day.copy()
+            info["session_ended"] = out.response.left.copy()
+            # Gymnasium's masked-info convention: a value where the mask is True, 0 elsewhere
+            info["return_gap"] = np.where(info["session_ended"], out.return_gap, 0.0)
+            info["_return_gap"] = info["session_ended"].copy()
+        return info
+
+    def single_info(self, out: WorldStep | None) -> dict[str, Any]:
+        """The single env's info: row 0 of everything, scalars as Python floats."""
+        oracle = {key: arr[0] for key, arr in self.oracle().items()}
+        for key in ("budget", "satisfaction", "long_term"):
+            if key in oracle:
+                oracle[key] = float(oracle[key])
+        state = self.world.state
+        assert state is not None
+        info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
+        if out is not None:
+            info["response"] = Response._make([a[0] for a in out.response])
+            info["examined"] = out.response.examined[0]
+            info["slate_item_ids"] = out.slate.item_id[0]
+            if self.config.user_model.retention is not None:
+                info["day"] = float(state.day[0])
+                info["session_ended"] = bool(out.response.left[0])
+                if info["session_ended"]:  # days until the next session; inf on churn
+                    info["return_gap"] = float(out.return_gap[0])
+        return info
+
+    def render_row(self, row: int, out: WorldStep | None, detail: bool) -> list[str]:
+        """Text lines about the user in ``row``; ``detail``: one line per shown item."""
+        state = self.world.state
+        assert state is not None
+        head = (f"user {int(state.user_id[row])}: budget={state.budget[row]:.2f} "
+                f"satisfaction={state.satisfaction[row]:.2f}")
+        if out is None:
+            return [head]
+        r, s = out.response, out.slate
+        if not detail:
+            return [head + f" clicked={r.clicked[row].astype(int).tolist()}"]
+        lines = [head]
+        for k in range(self.slate_size):
+            lines.append(
+                f"  #{k} item={int(s.item_id[row, k])} topic={int(s.topic[row, k])} "
+                f"q={s.quality[row, k]:+.2f} clicked={bool(r.clicked[row, k])} "
+                f"watch={r.watch_time[row, k]:.2f}")
+        return lines
+
+
 class SlateEnv(gym.Env):
     """A user session facing a recommender that shows slates of K items out of C candidates.
 
@@ -420,6 +474,10 @@ class SlateEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    #: The batched machinery behind the env (and behind its vector env).
+    core_class: type = SlateCore
+    #: The configuration type this family takes.
+    config_class: type = SlateEnvConfig
 
     def __init__(self, config: SlateEnvConfig | None = None, render_mode: str | None = None,
                  **overrides: Any) -> None:
@@ -428,7 +486,7 @@ class SlateEnv(gym.Env):
             raise ConfigError("render_mode", render_mode, "None or 'ansi'")
         self.config = config
         self.render_mode = render_mode
-        self.core = SlateCore(config)
+        self.core = self.core_class(config)
         self.world = self.core.world
         self.num_candidates = self.core.num_candidates
         self.slate_size = self.core.slate_size
@@ -449,8 +507,8 @@ class SlateEnv(gym.Env):
         env of the same family builds its configuration through the same method)."""
         if config is None:
             config = cls.default_config()
-        if not isinstance(config, SlateEnvConfig):
-            raise ConfigError("config", config, "a SlateEnvConfig or None")
+        if not isinstance(config, cls.config_class):
+            raise ConfigError("config", config, f"a {cls.config_class.__name__} or None")
         return config.replace(**overrides) if overrides else config
 
     def snapshot(self) -> tuple:
@@ -498,18 +556,9 @@ class SlateEnv(gym.Env):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        state = self.world.state
         lines = [f"step {self._t}"]
-        if state is not None:
-            lines.append(f"user {int(state.user_id[0])}: budget={state.budget[0]:.2f} "
-                         f"satisfaction={state.satisfaction[0]:.2f}")
-        if self._last is not None:
-            r, s = self._last.response, self._last.slate
-            for k in range(self.slate_size):
-                lines.append(
-                    f"  #{k} item={int(s.item_id[0, k])} topic={int(s.topic[0, k])} "
-                    f"q={s.quality[0, k]:+.2f} clicked={bool(r.clicked[0, k])} "
-                    f"watch={r.watch_time[0, k]:.2f}")
+        if self.world.state is not None:
+            lines += self.core.render_row(0, self._last, detail=True)
         return "\n".join(lines)
 
     # ----------------------------------------------------------------- helpers
@@ -517,20 +566,4 @@ class SlateEnv(gym.Env):
         return {key: arr[0] for key, arr in self.core.observe(out).items()}
 
     def _info(self, out: WorldStep | None) -> dict[str, Any]:
-        oracle = {key: arr[0] for key, arr in self.core.oracle().items()}
-        for key in ("budget", "satisfaction", "long_term"):
-            if key in oracle:
-                oracle[key] = float(oracle[key])
-        state = self.world.state
-        assert state is not None
-        info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
-        if out is not None:
-            info["response"] = Response._make([a[0] for a in out.response])
-            info["examined"] = out.response.examined[0]
-            info["slate_item_ids"] = out.slate.item_id[0]
-            if self.config.user_model.retention is not None:
-                info["day"] = float(state.day[0])
-                info["session_ended"] = bool(out.response.left[0])
-                if info["session_ended"]:  # days until the next session; inf on churn
-                    info["return_gap"] = float(out.return_gap[0])
-        return info
+        return self.core.single_info(out)

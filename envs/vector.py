@@ -24,7 +24,7 @@ from gymnasium.vector.utils import batch_space
 from recarena.envs.cascade import CascadeEnv
 from recarena.envs.interest_evolution import InterestEvolutionEnv
 from recarena.envs.retention import RetentionEnv
-from recarena.envs.slate import SlateCore, SlateEnv
+from recarena.envs.slate import SlateEnv
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.world import WorldSnapshot, WorldStep
@@ -116,7 +116,7 @@ class SlateVectorEnv(gym.vector.VectorEnv):
             raise ConfigError("render_mode", render_mode, "None or 'ansi'")
         self.config = config
         self.render_mode = render_mode
-        self.core = SlateCore(config)
+        self.core = self.single_env_class.core_class(config)
         self.world = self.core.world
         c, k = self.core.num_candidates, self.core.slate_size
         self.single_observation_space = self.core.observation_space
@@ -161,15 +161,7 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         self._returns += rewards
         terminated, truncated = self.core.ended(out, self._steps)
         obs = self.core.observe(out)
-        info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id}
-        if self.config.user_model.retention is not None:
-            state = self.world.state
-            assert state is not None
-            info["day"] = state.day.copy()
-            info["session_ended"] = out.response.left.copy()
-            # Gymnasium's masked-info convention: a value where the mask is True, 0 elsewhere
-            info["return_gap"] = np.where(info["session_ended"], out.return_gap, 0.0)
-            info["_return_gap"] = info["session_ended"].copy()
+        info = self.core.step_info(out)
         done = terminated | truncated
         rows = np.flatnonzero(done)
         if rows.size:
@@ -205,11 +197,8 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         shown = min(self.num_envs, 8)
         lines = [f"{self.num_envs} users; first {shown}:"]
         for i in range(shown):
-            line = (f"  user {int(state.user_id[i])}: step {int(self._steps[i])} "
-                    f"return={self._returns[i]:.2f} budget={state.budget[i]:.2f}")
-            if self._last is not None:
-                line += f" clicked={self._last.response.clicked[i].astype(int).tolist()}"
-            lines.append(line)
+            lines.append(f"  step {int(self._steps[i])} return={self._returns[i]:.2f} "
+                         + " ".join(self.core.render_row(i, self._last, detail=False)))
         return "\n".join(lines)
 
     def snapshot(self) -> VectorSnapshot:
