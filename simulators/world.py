@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from recarena.simulators.core import Items, Response, UserBatch
 from recarena.simulators.users.model import UserModel
 from recarena.validation import check_int
 
-__all__ = ["SlateWorld", "WorldSnapshot", "WorldStep"]
+__all__ = ["ArrayState", "ArrayWorld", "SlateWorld", "WorldSnapshot", "WorldStep", "take_rows"]
 
 
 class WorldStep(NamedTuple):
@@ -46,7 +47,121 @@ class WorldSnapshot(NamedTuple):
     rng_states: tuple[dict, ...]
 
 
-class SlateWorld:
+# --------------------------------------------------------------------------- array worlds
+def take_rows(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``arr[i, idx[i]]`` for every row ``i``: ``(N, C, ...)`` and ``(N, K)`` -> ``(N, K, ...)``."""
+    if arr.ndim == 2:
+        return np.take_along_axis(arr, idx, axis=1)
+    return np.take_along_axis(arr, idx.reshape(idx.shape + (1,) * (arr.ndim - 2)), axis=1)
+
+
+@dataclass
+class ArrayState:
+    """Mutable state of N users as arrays with a leading N axis; subclasses add fields."""
+
+    user_id: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.user_id.shape[0])
+
+    def copy(self) -> ArrayState:
+        return type(self)(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def assign(self, rows: np.ndarray, other: ArrayState) -> None:
+        """Overwrite the users at ``rows`` with the users of ``other`` (same field set)."""
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(other, f.name)
+
+
+class ArrayWorld:
+    """Base of the compact worlds whose users are an :class:`ArrayState` and whose
+    candidates a NamedTuple of ``(N, C, ...)`` arrays (RecSim's long-term satisfaction and
+    interest exploration, the short-video feed).
+
+    It owns what every world shares with :class:`SlateWorld`: one generator spawned into
+    ``num_streams`` independent streams at :meth:`reset` (0: users, 1: candidates,
+    2: responses, 3: state dynamics, then any extra), user ids, replacing users from the
+    users stream, and :meth:`snapshot` / :meth:`restore` for common random numbers.
+    Subclasses implement :meth:`sample_users`, :meth:`sample_candidates` and ``step``.
+    """
+
+    num_streams: int = 4
+
+    def __init__(self) -> None:
+        self.state: Any = None
+        self.candidates: Any = None
+        self._next_item_id = 0
+        self._next_user_id = 0
+        self._rngs: tuple[np.random.Generator, ...] = ()
+
+    # -- to implement
+    def sample_users(self, n: int, rng: np.random.Generator) -> ArrayState:
+        raise NotImplementedError
+
+    def sample_candidates(self, n: int, rng: np.random.Generator, first_id: int) -> tuple[Any, int]:
+        """``n`` users' candidate sets and how many new item ids they used."""
+        raise NotImplementedError
+
+    # -- shared
+    @property
+    def num_users(self) -> int:
+        return 0 if self.state is None else self.state.size
+
+    def reset(self, num_users: int, rng: np.random.Generator) -> None:
+        """Start ``num_users`` fresh users and draw their first candidates."""
+        num_users = check_int(num_users, "num_users", 1)
+        self._rngs = tuple(rng.spawn(self.num_streams))
+        self._next_item_id = 0
+        self.state = self.sample_users(num_users, self._rngs[0])
+        self.state.user_id[:] = np.arange(num_users)
+        self._next_user_id = num_users
+        self.candidates = self.draw_candidates(num_users)
+
+    def replace_users(self, rows: np.ndarray) -> np.ndarray:
+        """Replace the users at ``rows`` by fresh users (new ids) from the users stream; their
+        candidates stay (candidates never depend on the user). Returns the new ids."""
+        if self.state is None:
+            raise ResetNeeded(f"{type(self).__name__}.replace_users called before reset()")
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        fresh = self.sample_users(rows.size, self._rngs[0])
+        fresh.user_id[:] = np.arange(self._next_user_id, self._next_user_id + rows.size)
+        self._next_user_id += rows.size
+        self.state.assign(rows, fresh)
+        return fresh.user_id
+
+    def draw_candidates(self, n: int) -> Any:
+        cands, used = self.sample_candidates(n, self._rngs[1], self._next_item_id)
+        self._next_item_id += used
+        return cands
+
+    def require_state(self) -> None:
+        if self.state is None or self.candidates is None:
+            raise ResetNeeded(f"{type(self).__name__}.step called before reset()")
+
+    def snapshot(self) -> WorldSnapshot:
+        """A copy of the full world state, random streams included."""
+        if self.state is None:
+            raise ResetNeeded(f"{type(self).__name__}.snapshot called before reset()")
+        return WorldSnapshot(self.state.copy(), type(self.candidates)(*(a.copy() for a in self.candidates)),
+                             self._next_item_id, self._next_user_id,
+                             tuple(r.bit_generator.state for r in self._rngs))
+
+    def restore(self, snap: WorldSnapshot) -> None:
+        """Put the world back to ``snap`` (which stays usable for further restores)."""
+        self.state = snap.state.copy()
+        self.candidates = type(snap.candidates)(*(a.copy() for a in snap.candidates))
+        self._next_item_id = snap.next_item_id
+        self._next_user_id = snap.next_user_id
+        if len(self._rngs) != len(snap.rng_states):
+            self._rngs = tuple(np.random.Generator(np.random.PCG64()) for _ in snap.rng_states)
+        for r, st in zip(self._rngs, snap.rng_states, strict=True):
+            r.bit_generator.state = st
+
+
+class SlateWorld(ArrayWorld):
     """N users facing slates built from per-step candidate sets.
 
     Randomness: :meth:`reset` takes one ``np.random.Generator`` and spawns independent
@@ -71,53 +186,23 @@ class SlateWorld:
         self.candidate_source = candidates
         self.slate_size = check_int(slate_size, "slate_size", 1, candidates.num_candidates)
         self._onehot = candidates.onehot_topics
+        super().__init__()
         self.state: UserBatch | None = None
         self.candidates: Items | None = None
-        self._next_item_id = 0
-        self._next_user_id = 0
-        self._rngs: tuple[np.random.Generator, ...] = ()
 
     @property
-    def num_users(self) -> int:
-        return 0 if self.state is None else self.state.size
-
-    def reset(self, num_users: int, rng: np.random.Generator) -> None:
-        """Start ``num_users`` fresh users and draw their first candidates."""
-        num_users = check_int(num_users, "num_users", 1)
+    def num_streams(self) -> int:  # type: ignore[override]
         # users, candidates, responses, dynamics (+ returns between sessions)
-        self._rngs = tuple(rng.spawn(4 if self.user_model.retention is None else 5))
+        return 4 if self.user_model.retention is None else 5
+
+    def sample_users(self, n: int, rng: np.random.Generator) -> UserBatch:
         src = self.candidate_source
-        self._next_item_id = 0
-        self.state = self.user_model.initial_state(num_users, src.feature_dim, src.num_topics,
-                                                   self._rngs[0])
-        self._next_user_id = num_users
-        self.candidates = self._draw_candidates(num_users)
+        return self.user_model.initial_state(n, src.feature_dim, src.num_topics, rng)
 
-    def replace_users(self, rows: np.ndarray) -> np.ndarray:
-        """Replace the users at ``rows`` (int indices) by fresh users with new user ids.
-
-        The new users come from the same users stream as :meth:`reset`'s, so a one-user
-        world that replaces its user after each session draws exactly the users that a
-        one-user vector env draws. Their candidates are the ones already drawn for the
-        row (candidates never depend on who the user is). Returns the new user ids."""
-        if self.state is None:
-            raise ResetNeeded("SlateWorld.replace_users called before reset()")
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size == 0:
-            return np.zeros(0, dtype=np.int64)
+    def sample_candidates(self, n: int, rng: np.random.Generator, first_id: int) -> tuple[Items, int]:
         src = self.candidate_source
-        fresh = self.user_model.initial_state(rows.size, src.feature_dim, src.num_topics,
-                                              self._rngs[0])
-        fresh.user_id[:] = np.arange(self._next_user_id, self._next_user_id + rows.size)
-        self._next_user_id += rows.size
-        self.state.assign(rows, fresh)
-        return fresh.user_id
-
-    def _draw_candidates(self, n: int) -> Items:
-        items = self.candidate_source.sample(n, self._rngs[1], self._next_item_id)
-        if self.candidate_source.generative:
-            self._next_item_id += n * self.candidate_source.num_candidates
-        return items
+        items = src.sample(n, rng, first_id)
+        return items, (n * src.num_candidates if src.generative else 0)
 
     def step(self, slates: np.ndarray) -> WorldStep:
         """Show ``slates`` (``(N, K)`` candidate indices, already validated) and advance."""
@@ -141,7 +226,7 @@ class SlateWorld:
             back = np.zeros(state.size, dtype=bool)
             back[end.rows[~end.churned]] = True
             model.start_session(state, back, self._rngs[4])
-        self.candidates = self._draw_candidates(state.size)
+        self.candidates = self.draw_candidates(state.size)
         r = response
         return WorldStep(items, Response(r[0], r[1], r[2], r[3], r[4], r[5], left), scores,
                          gone, gap)
@@ -151,22 +236,3 @@ class SlateWorld:
         if self.state is None or self.candidates is None:
             raise ResetNeeded("SlateWorld.candidate_scores called before reset()")
         return self.user_model.scores(self.state, self.candidates, self._onehot)
-
-    def snapshot(self) -> WorldSnapshot:
-        """A copy of the full world state, random streams included."""
-        if self.state is None or self.candidates is None:
-            raise ResetNeeded("SlateWorld.snapshot called before reset()")
-        return WorldSnapshot(self.state.copy(), Items(*(a.copy() for a in self.candidates)),
-                             self._next_item_id, self._next_user_id,
-                             tuple(r.bit_generator.state for r in self._rngs))
-
-    def restore(self, snap: WorldSnapshot) -> None:
-        """Put the world back to ``snap`` (which stays usable for further restores)."""
-        self.state = snap.state.copy()
-        self.candidates = Items(*(a.copy() for a in snap.candidates))
-        self._next_item_id = snap.next_item_id
-        self._next_user_id = snap.next_user_id
-        if len(self._rngs) != len(snap.rng_states):
-            self._rngs = tuple(np.random.Generator(np.random.PCG64()) for _ in snap.rng_states)
-        for r, st in zip(self._rngs, snap.rng_states, strict=True):
-            r.bit_generator.state = st
