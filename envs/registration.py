@@ -21,6 +21,12 @@ _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
                             "recarena.envs.vector:CascadeVectorEnv", {}, None),
     "recarena/Retention-v0": ("recarena.envs.retention:RetentionEnv",
                               "recarena.envs.vector:RetentionVectorEnv", {}, None),
+    "recarena/LongTermSatisfaction-v0": (
+        "recarena.envs.long_term_satisfaction:LongTermSatisfactionEnv",
+        "recarena.envs.vector:LongTermSatisfactionVectorEnv", {}, None),
+    "recarena/InterestExploration-v0": (
+        "recarena.envs.interest_exploration:InterestExplorationEnv",
+        "recarena.envs.vector:InterestExplorationVectorEnv", {}, None),
     "recarena/Slate-v0": ("recarena.envs.slate:SlateEnv",
                           "recarena.envs.vector:SlateVectorEnv", {}, None),
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -12,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from recarena.envs.core import replace_fields
 from recarena.envs.spaces import SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.catalog import (
@@ -178,11 +178,7 @@ class SlateEnvConfig:
 
     def replace(self, **changes: Any) -> SlateEnvConfig:
         """A copy with ``changes``; unknown names raise ``ConfigError`` listing the allowed ones."""
-        allowed = [f.name for f in dataclasses.fields(self)]
-        for key in changes:
-            if key not in allowed:
-                raise ConfigError("SlateEnvConfig", key, "a field among " + ", ".join(allowed))
-        return dataclasses.replace(self, **changes)
+        return replace_fields(self, changes)
 
 
 class SlateCore:
@@ -481,7 +477,7 @@ class SlateEnv(gym.Env):
 
     def __init__(self, config: SlateEnvConfig | None = None, render_mode: str | None = None,
                  **overrides: Any) -> None:
-        config = SlateEnv.make_config(config, **overrides)
+        config = self.make_config(config, **overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError("render_mode", render_mode, "None or 'ansi'")
         self.config = config

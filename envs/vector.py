@@ -23,6 +23,8 @@ from gymnasium.vector.utils import batch_space
 
 from recarena.envs.cascade import CascadeEnv
 from recarena.envs.interest_evolution import InterestEvolutionEnv
+from recarena.envs.interest_exploration import InterestExplorationEnv
+from recarena.envs.long_term_satisfaction import LongTermSatisfactionEnv
 from recarena.envs.retention import RetentionEnv
 from recarena.envs.slate import SlateEnv
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
@@ -33,6 +35,8 @@ from recarena.validation import check_int
 __all__ = [
     "CascadeVectorEnv",
     "InterestEvolutionVectorEnv",
+    "InterestExplorationVectorEnv",
+    "LongTermSatisfactionVectorEnv",
     "RetentionVectorEnv",
     "SlateVectorEnv",
     "VectorSnapshot",
@@ -246,3 +250,17 @@ class RetentionVectorEnv(SlateVectorEnv):
     autoreset). See :class:`SlateVectorEnv`."""
 
     single_env_class = RetentionEnv
+
+
+class LongTermSatisfactionVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.long_term_satisfaction.LongTermSatisfactionEnv`
+    (``recarena/LongTermSatisfaction-v0``); see :class:`SlateVectorEnv`."""
+
+    single_env_class = LongTermSatisfactionEnv
+
+
+class InterestExplorationVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.interest_exploration.InterestExplorationEnv`
+    (``recarena/InterestExploration-v0``); see :class:`SlateVectorEnv`."""
+
+    single_env_class = InterestExplorationEnv

@@ -116,8 +116,9 @@ def test_reset_without_seed_continues_the_stream(env_id: str) -> None:
         np.testing.assert_array_equal(first[key], again[key])
     _, info1 = env.reset(seed=3)
     _, info2 = env.reset()
-    assert not np.array_equal(info1["oracle"]["interests"], info2["oracle"]["interests"]) or \
-        not np.array_equal(info1["oracle"]["scores"], info2["oracle"]["scores"])
+    assert info2["user_id"] != info1["user_id"]
+    assert any(not np.array_equal(info1["oracle"][key], info2["oracle"][key])
+               for key in info1["oracle"]), "the new user's privileged state equals the old one's"
 
 
 def test_fingerprint_unchanged(env_id: str) -> None:

@@ -1,0 +1,133 @@
+"""What every env family's batched core shares.
+
+An env family is a configuration type, a *core* and a single env class (a
+:class:`~recarena.envs.slate.SlateEnv` subclass naming both); its vector env is the same
+core with N rows. The core turns a world's batched step into observations, rewards, end
+flags and info for all N users at once, which is what makes a one-user vector env step for
+step identical to the single env. :class:`~recarena.envs.slate.SlateCore` is the core of
+the slate-world families; :class:`ArrayCore` is the base of the compact ones built on an
+:class:`~recarena.simulators.world.ArrayWorld`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from recarena.errors import ConfigError
+from recarena.simulators.core import Response
+from recarena.validation import check_int
+
+__all__ = ["ArrayCore", "EnvConfig", "replace_fields"]
+
+
+def replace_fields(config: Any, changes: dict[str, Any]) -> Any:
+    """``dataclasses.replace`` that names the allowed fields when ``changes`` has others."""
+    allowed = [f.name for f in dataclasses.fields(config)]
+    for key in changes:
+        if key not in allowed:
+            raise ConfigError(type(config).__name__, key, "a field among " + ", ".join(allowed))
+    return dataclasses.replace(config, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Base of the compact families' configurations: ``horizon`` and :meth:`replace`."""
+
+    horizon: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.horizon is not None:
+            check_int(self.horizon, f"{type(self).__name__}.horizon", 1)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes``; unknown names raise ``ConfigError`` listing the allowed ones."""
+        return replace_fields(self, changes)
+
+
+class ArrayCore:
+    """Base core over an :class:`~recarena.simulators.world.ArrayWorld` whose steps carry
+    ``response`` (a :class:`Response`), ``item_id`` ``(N, K)`` and ``gone`` ``(N,)``.
+
+    Subclasses build ``self.world`` and ``self.observation_space`` in ``__init__`` and
+    implement :meth:`observe`, :meth:`rewards` and :meth:`oracle`; :attr:`user_keys` names
+    the observation entries that describe the user (refreshed when a user is replaced),
+    and :attr:`scalar_oracle` the oracle entries that are one number per user.
+    """
+
+    user_keys: tuple[str, ...] = ()
+    scalar_oracle: tuple[str, ...] = ()
+
+    def __init__(self, config: EnvConfig, world: Any, num_candidates: int, slate_size: int,
+                 observation_space: spaces.Dict) -> None:
+        self.config = config
+        self.world = world
+        self.num_candidates = num_candidates
+        self.slate_size = slate_size
+        self.observation_space = observation_space
+
+    # -- to implement
+    def observe(self, out: Any | None) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def rewards(self, out: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def oracle(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def observe_user(self, key: str, rows: np.ndarray) -> np.ndarray:
+        """The entry ``key`` (one of :attr:`user_keys`) for the users at ``rows``."""
+        raise NotImplementedError
+
+    # -- shared
+    def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """After the users at ``rows`` were replaced: their user entries are the new users',
+        their last response is empty (as at reset). Candidates do not depend on the user."""
+        for key, arr in obs.items():
+            if key in self.user_keys:
+                arr[rows] = self.observe_user(key, rows)
+            elif key.startswith("response_"):
+                arr[rows] = 0
+
+    def ended(self, out: Any, steps: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+        """``terminated`` where the user is gone; ``truncated`` at the step ``horizon``."""
+        terminated = out.gone.copy()
+        truncated = np.zeros_like(terminated)
+        if self.config.horizon is not None:
+            truncated |= np.asarray(steps) >= self.config.horizon
+        truncated &= ~terminated
+        return terminated, truncated
+
+    def step_info(self, out: Any) -> dict[str, Any]:
+        """Batched per-step info: the step's ``response`` and ``slate_item_ids``."""
+        return {"response": out.response, "slate_item_ids": out.item_id}
+
+    def single_info(self, out: Any | None) -> dict[str, Any]:
+        """The single env's info: row 0, one-number oracle entries as Python floats."""
+        oracle: dict[str, Any] = {key: arr[0] for key, arr in self.oracle().items()}
+        for key in self.scalar_oracle:
+            oracle[key] = float(oracle[key])
+        info: dict[str, Any] = {"oracle": oracle, "user_id": int(self.world.state.user_id[0])}
+        if out is not None:
+            info["response"] = Response._make([a[0] for a in out.response])
+            info["examined"] = out.response.examined[0]
+            info["slate_item_ids"] = out.item_id[0]
+        return info
+
+    def render_row(self, row: int, out: Any | None, detail: bool) -> list[str]:
+        """Text lines about the user in ``row``: oracle scalars, then the last response."""
+        oracle = self.oracle()
+        head = f"user {int(self.world.state.user_id[row])}: " + " ".join(
+            f"{key}={float(oracle[key][row]):.3g}" for key in self.scalar_oracle)
+        if out is None:
+            return [head]
+        r = out.response
+        if not detail:
+            return [head + f" clicked={r.clicked[row].astype(int).tolist()}"]
+        return [head] + [
+            f"  #{k} item={int(out.item_id[row, k])} clicked={bool(r.clicked[row, k])} "
+            f"watch={r.watch_time[row, k]:.3g}" for k in range(self.slate_size)]
