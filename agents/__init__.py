@@ -2,6 +2,8 @@
 
 from recarena.agents.base import Policy
 from recarena.agents.classic import (
+    FeatureSortPolicy,
+    FeatureTargetPolicy,
     GreedyOracle,
     QualityAwareOracle,
     QualityBonusOracle,
@@ -10,6 +12,8 @@ from recarena.agents.classic import (
 from recarena.agents.evaluation import evaluate, evaluate_users
 
 __all__ = [
+    "FeatureSortPolicy",
+    "FeatureTargetPolicy",
     "GreedyOracle",
     "Policy",
     "QualityAwareOracle",

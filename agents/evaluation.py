@@ -93,8 +93,8 @@ def evaluate_users(policy: Policy, env_id: str, users: int = 1000, seed: int = 0
     ret, watch = np.zeros(users), np.zeros(users)
     clicks, length = np.zeros(users, dtype=np.int64), np.zeros(users, dtype=np.int64)
     terminated_at = np.zeros(users, dtype=bool)
-    calendar = "day" in envs.single_observation_space.spaces or \
-        envs.unwrapped.config.user_model.retention is not None
+    user_model = getattr(envs.unwrapped.config, "user_model", None)
+    calendar = getattr(user_model, "retention", None) is not None
     marks = tuple(float(d) for d in day_marks)
     by_day = np.zeros((users, len(marks)))
     first_session = np.zeros(users)

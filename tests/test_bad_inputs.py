@@ -10,8 +10,17 @@ import numpy as np
 import pytest
 
 import recarena
-from recarena.agents import GreedyOracle, QualityAwareOracle, RandomPolicy, evaluate
+from recarena.agents import (
+    FeatureSortPolicy,
+    FeatureTargetPolicy,
+    GreedyOracle,
+    QualityAwareOracle,
+    RandomPolicy,
+    evaluate,
+)
 from recarena.envs import CascadeEnv, SlateEnv, SlateEnvConfig, SlateSpace
+from recarena.envs.interest_exploration import InterestExplorationConfig
+from recarena.envs.long_term_satisfaction import LongTermSatisfactionConfig
 from recarena.envs.wrappers import DeduplicateSlate, EnumeratedSlate, ScoreSlate
 from recarena.errors import ConfigError, InvalidSlate, RecArenaError, ResetNeeded, UnknownEnvError
 from recarena.simulators.catalog import (
@@ -29,6 +38,8 @@ from recarena.simulators.choice import (
     ProportionalChoice,
 )
 from recarena.simulators.core import Catalog
+from recarena.simulators.interest_exploration import ExplorationUsers, TopicDocuments
+from recarena.simulators.long_term_satisfaction import ChocKaleUsers
 from recarena.simulators.users import (
     FixedInterests,
     InterestEvolution,
@@ -118,6 +129,24 @@ CONSTRUCTORS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("evaluate episodes", lambda: evaluate(RandomPolicy(10, 2), "recarena/InterestEvolution-v0", episodes=0), ConfigError, r"episodes: expected an integer >= 1, received 0"),
     ("evaluate policy", lambda: evaluate("greedy", "recarena/InterestEvolution-v0"), ConfigError, r"policy: expected a Policy"),
     ("oracle without info", lambda: GreedyOracle(2).recommend({}, None), ConfigError, r"oracle policies need privileged truth"),
+    # RecSim's long-term satisfaction and interest exploration
+    ("ChocKale discount 1", lambda: ChocKaleUsers(memory_discount=1.0), ConfigError, r"memory_discount: expected a finite number in \[0.0, 1.0\), received 1.0"),
+    ("ChocKale sensitivity<0", lambda: ChocKaleUsers(sensitivity=-1), ConfigError, r"sensitivity: expected a finite number in \[0.0, inf\), received -1"),
+    ("ChocKale stddev nan", lambda: ChocKaleUsers(choc_stddev=float("nan")), ConfigError, r"choc_stddev: expected a finite number"),
+    ("ChocKale budget 0", lambda: ChocKaleUsers(time_budget=0), ConfigError, r"time_budget: expected an integer >= 1, received 0"),
+    ("LTS env slate > C", lambda: gym.make("recarena/LongTermSatisfaction-v0", slate_size=11), ConfigError, r"slate_size: expected an integer in \[1, 10\], received 11"),
+    ("LTS env unknown kwarg", lambda: gym.make("recarena/LongTermSatisfaction-v0", sensitivty=1), ConfigError, r"LongTermSatisfactionConfig: expected a field among horizon, users, .*received 'sensitivty'"),
+    ("LTS config users", lambda: LongTermSatisfactionConfig(users="choc"), ConfigError, r"users: expected a ChocKaleUsers, received 'choc'"),
+    ("IE type probs sum", lambda: ExplorationUsers(type_probs=(0.5, 0.6)), ConfigError, r"type_probs: expected a non-empty sequence of probabilities summing to 1"),
+    ("IE affinity shape", lambda: ExplorationUsers(affinity_mean=((0.1, 0.7),)), ConfigError, r"affinity_mean: expected finite numbers of shape \(2, 2\)"),
+    ("IE affinity stddev<0", lambda: ExplorationUsers(affinity_stddev=((0.1, -0.1), (0.1, 0.1))), ConfigError, r"affinity_stddev: expected finite numbers of shape \(2, 2\), all >= 0.0"),
+    ("IE topic probs text", lambda: TopicDocuments(topic_probs="ab"), ConfigError, r"topic_probs: expected a sequence of probabilities"),
+    ("IE quality mean len", lambda: TopicDocuments(quality_mean=(0.8,)), ConfigError, r"quality_mean: expected finite numbers of shape \(2,\)"),
+    ("IE topics mismatch", lambda: gym.make("recarena/InterestExploration-v0", topic_probs=(0.2, 0.3, 0.5), quality_mean=(1, 1, 1), quality_stddev=(1, 1, 1)), ConfigError, r"affinity_mean: expected one column per document topic \(3\)"),
+    ("IE no horizon", lambda: InterestExplorationConfig(horizon=None), ConfigError, r"horizon: expected an int >= 1 \(the users never leave"),
+    ("FeatureSort key", lambda: FeatureSortPolicy("", 2), ConfigError, r"key: expected an observation key"),
+    ("FeatureSort missing key", lambda: FeatureSortPolicy("candidate_clickbait", 2).recommend({"x": np.zeros((1, 3))}), ConfigError, r"expected an observation with a 'candidate_clickbait' entry of shape \(N, C\), received \['x'\]"),
+    ("FeatureTarget target", lambda: FeatureTargetPolicy("candidate_clickbait", float("inf"), 2), ConfigError, r"target: expected a finite number"),
 ]
 
 
