@@ -4,7 +4,10 @@
 id                                            what
 ============================================  ===========================================
 ``recarena/InterestEvolution-v0``             RecSim's interest evolution environment
+``recarena/LongTermSatisfaction-v0``          RecSim's long-term satisfaction ("choc/kale")
+``recarena/InterestExploration-v0``           RecSim's interest exploration
 ``recarena/Cascade-v0``                       cascading bandit (Kveton et al. 2015)
+``recarena/Retention-v0``                     sessions across days, return gaps, churn
 ``recarena/Slate-v0``                         general slate env; every part configurable
 ============================================  ===========================================
 
@@ -15,12 +18,21 @@ vectorization_mode="vector_entry_point")``, see :mod:`recarena.envs.vector`), an
 
 from recarena.envs.cascade import CascadeEnv, cascade_config, kveton_attraction
 from recarena.envs.interest_evolution import InterestEvolutionEnv, interest_evolution_config
+from recarena.envs.interest_exploration import InterestExplorationConfig, InterestExplorationEnv
+from recarena.envs.long_term_satisfaction import (
+    LongTermSatisfactionConfig,
+    LongTermSatisfactionEnv,
+)
 from recarena.envs.registration import ENV_IDS, register_envs
+from recarena.envs.retention import RetentionEnv, retention_config
 from recarena.envs.slate import SlateEnv, SlateEnvConfig
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.envs.vector import (
     CascadeVectorEnv,
     InterestEvolutionVectorEnv,
+    InterestExplorationVectorEnv,
+    LongTermSatisfactionVectorEnv,
+    RetentionVectorEnv,
     SlateVectorEnv,
     VectorSnapshot,
 )
@@ -31,6 +43,15 @@ __all__ = [
     "CascadeEnv",
     "CascadeVectorEnv",
     "InterestEvolutionVectorEnv",
+    "InterestExplorationConfig",
+    "InterestExplorationEnv",
+    "InterestExplorationVectorEnv",
+    "LongTermSatisfactionConfig",
+    "LongTermSatisfactionEnv",
+    "LongTermSatisfactionVectorEnv",
+    "RetentionEnv",
+    "RetentionVectorEnv",
+    "retention_config",
     "SlateVectorEnv",
     "VectorSnapshot",
     "InterestEvolutionEnv",

@@ -106,10 +106,10 @@ class InterestExplorationEnv(SlateEnv):
     Ie et al. 2019, "RecSim: A Configurable Simulation Platform for Recommender Systems";
     the ``interest_exploration`` environment with RecSim's parameters as defaults (see
     :mod:`recarena.simulators.interest_exploration` for the model). Users of a hidden type
-    have static affinities for two topics; documents of the niche topic have higher
-    production quality. A myopic policy that shows high-quality documents serves the
-    majority and never learns what the minority type likes: exploring a user's interests
-    pays.
+    have static affinities for two topics. The rarer topic has the higher production
+    quality and is what the majority type likes, so a myopic policy that shows
+    high-quality documents serves the majority and never learns what the minority type
+    likes: exploring a user's interests pays.
 
     **Action space**: ``SlateSpace(10, 2)``.
 

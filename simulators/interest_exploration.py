@@ -7,8 +7,10 @@ Simulation Platform for Recommender Systems", the ``interest_exploration`` envir
 A correlated-arms exploration problem that shows popularity bias:
 
 * documents belong to one of T topics, ``topic ~ Categorical(topic_probs)``, and have a
-  production quality ``f ~ LogNormal(quality_mean[topic], quality_stddev[topic])``;
-  topic 0 is niche (20%) with high production value, topic 1 mass-market (80%);
+  production quality ``f ~ LogNormal(quality_mean[topic], quality_stddev[topic])``; by
+  default topic 0 is 20% of the documents with high production quality and is the
+  favourite of the majority user type (70%), topic 1 is 80% of the documents and the
+  favourite of the minority type (30%);
 * users belong to one of U types, ``type ~ Categorical(type_probs)``, and have a static,
   hidden affinity per topic ``g[t] ~ LogNormal(affinity_mean[type, t], affinity_stddev[type, t])``;
 * the user scores a document ``g[topic] + f`` and picks at most one item of the slate by
