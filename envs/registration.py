@@ -27,6 +27,8 @@ _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
     "recarena/InterestExploration-v0": (
         "recarena.envs.interest_exploration:InterestExplorationEnv",
         "recarena.envs.vector:InterestExplorationVectorEnv", {}, None),
+    "recarena/ShortVideo-v0": ("recarena.envs.short_video:ShortVideoEnv",
+                               "recarena.envs.vector:ShortVideoVectorEnv", {}, None),
     "recarena/Slate-v0": ("recarena.envs.slate:SlateEnv",
                           "recarena.envs.vector:SlateVectorEnv", {}, None),
 }

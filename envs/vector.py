@@ -26,6 +26,7 @@ from recarena.envs.interest_evolution import InterestEvolutionEnv
 from recarena.envs.interest_exploration import InterestExplorationEnv
 from recarena.envs.long_term_satisfaction import LongTermSatisfactionEnv
 from recarena.envs.retention import RetentionEnv
+from recarena.envs.short_video import ShortVideoEnv
 from recarena.envs.slate import SlateEnv
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
@@ -38,6 +39,7 @@ __all__ = [
     "InterestExplorationVectorEnv",
     "LongTermSatisfactionVectorEnv",
     "RetentionVectorEnv",
+    "ShortVideoVectorEnv",
     "SlateVectorEnv",
     "VectorSnapshot",
 ]
@@ -264,3 +266,11 @@ class InterestExplorationVectorEnv(SlateVectorEnv):
     (``recarena/InterestExploration-v0``); see :class:`SlateVectorEnv`."""
 
     single_env_class = InterestExplorationEnv
+
+
+class ShortVideoVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.short_video.ShortVideoEnv` (``recarena/ShortVideo-v0``);
+    ``info["signals"]`` holds ``(N, K)`` arrays and ``info["costs"]`` ``(N,)`` arrays. See
+    :class:`SlateVectorEnv`."""
+
+    single_env_class = ShortVideoEnv

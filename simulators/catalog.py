@@ -30,6 +30,7 @@ __all__ = [
     "TopicQualitySampler",
     "UniformFeatureSampler",
     "make_catalog",
+    "sample_distinct",
 ]
 
 
@@ -192,6 +193,21 @@ def make_catalog(sampler: ItemSampler, size: int, rng: np.random.Generator,
                    num_topics=sampler.num_topics)
 
 
+def sample_distinct(n: int, c: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n, c)`` indices into ``range(m)``, distinct within each row, uniform over subsets."""
+    if 4 * c * c <= m:
+        # Draw with replacement and redraw the rare rows that repeat an item: the
+        # expected number of redraws is about c^2 / 2m per row.
+        idx = rng.integers(0, m, size=(n, c))
+        while True:
+            srt = np.sort(idx, axis=1)
+            bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+            if bad.size == 0:
+                return idx
+            idx[bad] = rng.integers(0, m, size=(bad.size, c))
+    return np.argsort(rng.random((n, m)), axis=1)[:, :c]
+
+
 @dataclass(frozen=True)
 class ResampledCandidates:
     """Fresh candidates from ``sampler`` at every step (RecSim's ``resample_documents``)."""
@@ -275,18 +291,7 @@ class CorpusCandidates:
         m, c = self.catalog.size, self.num_candidates
         if self.mode == "all":
             return self.catalog.items(np.broadcast_to(np.arange(m), (n, m)))
-        if 4 * c * c <= m:
-            # Draw with replacement and redraw the rare rows that repeat an item: the
-            # expected number of redraws is about c^2 / 2m per row.
-            idx = rng.integers(0, m, size=(n, c))
-            while True:
-                srt = np.sort(idx, axis=1)
-                bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
-                if bad.size == 0:
-                    break
-                idx[bad] = rng.integers(0, m, size=(bad.size, c))
-        else:
-            idx = np.argsort(rng.random((n, m)), axis=1)[:, :c]
+        idx = sample_distinct(n, c, m, rng)
         return self.catalog.items(idx)
 
     def feature_bounds(self) -> tuple[float, float]:

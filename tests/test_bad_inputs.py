@@ -21,6 +21,7 @@ from recarena.agents import (
 from recarena.envs import CascadeEnv, SlateEnv, SlateEnvConfig, SlateSpace
 from recarena.envs.interest_exploration import InterestExplorationConfig
 from recarena.envs.long_term_satisfaction import LongTermSatisfactionConfig
+from recarena.envs.short_video import ShortVideoConfig
 from recarena.envs.wrappers import DeduplicateSlate, EnumeratedSlate, ScoreSlate
 from recarena.errors import ConfigError, InvalidSlate, RecArenaError, ResetNeeded, UnknownEnvError
 from recarena.simulators.catalog import (
@@ -40,6 +41,7 @@ from recarena.simulators.choice import (
 from recarena.simulators.core import Catalog
 from recarena.simulators.interest_exploration import ExplorationUsers, TopicDocuments
 from recarena.simulators.long_term_satisfaction import ChocKaleUsers
+from recarena.simulators.short_video import ShortVideoUsers, make_video_corpus
 from recarena.simulators.users import (
     FixedInterests,
     InterestEvolution,
@@ -146,6 +148,14 @@ CONSTRUCTORS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("IE no horizon", lambda: InterestExplorationConfig(horizon=None), ConfigError, r"horizon: expected an int >= 1 \(the users never leave"),
     ("FeatureSort key", lambda: FeatureSortPolicy("", 2), ConfigError, r"key: expected an observation key"),
     ("FeatureSort missing key", lambda: FeatureSortPolicy("candidate_clickbait", 2).recommend({"x": np.zeros((1, 3))}), ConfigError, r"expected an observation with a 'candidate_clickbait' entry of shape \(N, C\), received \['x'\]"),
+    ("ShortVideo reward key", lambda: gym.make("recarena/ShortVideo-v0", reward_weights={"watchtime": 1.0}), ConfigError, r"reward_weights\['watchtime'\]: expected one of watch_time, like, share"),
+    ("ShortVideo reward nan", lambda: ShortVideoConfig(reward_weights={"like": float("nan")}), ConfigError, r"reward_weights\['like'\]: expected a finite number"),
+    ("ShortVideo cost key", lambda: ShortVideoConfig(cost_signals=("watch_time",)), ConfigError, r"cost_signals: expected names from like, share, comment, follow, gift, skip, received 'watch_time'"),
+    ("ShortVideo corpus", lambda: ShortVideoConfig(corpus=np.zeros(3)), ConfigError, r"corpus: expected a VideoCorpus"),
+    ("ShortVideo C > corpus", lambda: ShortVideoConfig(corpus=make_video_corpus(size=10), num_candidates=20), ConfigError, r"num_candidates: expected an integer in \[1, 10\], received 20"),
+    ("ShortVideo users field", lambda: gym.make("recarena/ShortVideo-v0", skip_ratio=2.0), ConfigError, r"skip_ratio: expected a finite number in \[0.0, 1.0\], received 2.0"),
+    ("ShortVideo budget", lambda: ShortVideoUsers(budget_mean=0), ConfigError, r"budget_mean: expected a finite number in \(0.0, inf\)"),
+    ("video corpus conflict", lambda: make_video_corpus(conflict=1.5), ConfigError, r"conflict: expected a finite number in \[0.0, 1.0\], received 1.5"),
     ("FeatureTarget target", lambda: FeatureTargetPolicy("candidate_clickbait", float("inf"), 2), ConfigError, r"target: expected a finite number"),
 ]
 
