@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_vector.py --ids recarena/InterestEvolution-v0 recarena/Retention-v0
 	$(BIN)/python benchmarks/bench_retention.py
 	$(BIN)/python benchmarks/bench_recsim_baselines.py
+	$(BIN)/python benchmarks/bench_short_video.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

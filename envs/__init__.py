@@ -8,6 +8,7 @@ id                                            what
 ``recarena/InterestExploration-v0``           RecSim's interest exploration
 ``recarena/Cascade-v0``                       cascading bandit (Kveton et al. 2015)
 ``recarena/Retention-v0``                     sessions across days, return gaps, churn
+``recarena/ShortVideo-v0``                    short-video feed: several signals, costs, creators
 ``recarena/Slate-v0``                         general slate env; every part configurable
 ============================================  ===========================================
 
@@ -25,6 +26,7 @@ from recarena.envs.long_term_satisfaction import (
 )
 from recarena.envs.registration import ENV_IDS, register_envs
 from recarena.envs.retention import RetentionEnv, retention_config
+from recarena.envs.short_video import ShortVideoConfig, ShortVideoEnv
 from recarena.envs.slate import SlateEnv, SlateEnvConfig
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.envs.vector import (
@@ -33,6 +35,7 @@ from recarena.envs.vector import (
     InterestExplorationVectorEnv,
     LongTermSatisfactionVectorEnv,
     RetentionVectorEnv,
+    ShortVideoVectorEnv,
     SlateVectorEnv,
     VectorSnapshot,
 )
@@ -51,6 +54,9 @@ __all__ = [
     "LongTermSatisfactionVectorEnv",
     "RetentionEnv",
     "RetentionVectorEnv",
+    "ShortVideoConfig",
+    "ShortVideoEnv",
+    "ShortVideoVectorEnv",
     "retention_config",
     "SlateVectorEnv",
     "VectorSnapshot",
