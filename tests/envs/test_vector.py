@@ -51,6 +51,9 @@ def _flat(obs: dict) -> list[np.ndarray]:
     ("recarena/InterestEvolution-v0", {}),
     ("recarena/Slate-v0", {}),
     ("recarena/Cascade-v0", {"horizon": 30}),
+    ("recarena/LongTermSatisfaction-v0", {"time_budget": 25}),
+    ("recarena/InterestExploration-v0", {"horizon": 40}),
+    ("recarena/ShortVideo-v0", {"slate_size": 2}),
 ])
 def test_one_user_vector_env_equals_single_env(env_id: str, kwargs: dict) -> None:
     """Step for step, over several episodes (autoreset vs reset without a seed)."""
@@ -78,7 +81,9 @@ def test_one_user_vector_env_equals_single_env(env_id: str, kwargs: dict) -> Non
     assert episodes >= 3
 
 
-@pytest.mark.parametrize("env_id", ["recarena/InterestEvolution-v0", "recarena/Slate-v0"])
+@pytest.mark.parametrize("env_id", ["recarena/InterestEvolution-v0", "recarena/Slate-v0",
+                                    "recarena/LongTermSatisfaction-v0",
+                                    "recarena/InterestExploration-v0", "recarena/ShortVideo-v0"])
 def test_many_users_match_single_env_statistically(env_id: str) -> None:
     """First-episode returns and lengths of 300 vector users vs 300 seeded single-env
     episodes under a uniform random policy: same distribution (two-sample KS test)."""
@@ -160,6 +165,29 @@ def test_snapshot_restore_reproduces_the_continuation() -> None:
     np.testing.assert_array_equal(vec.world.candidates.item_id, cands_other)
     with pytest.raises(ConfigError, match="snapshot"):
         make_vec("recarena/Slate-v0", 3).restore(snap)
+
+
+def test_snapshot_restore_on_every_id(env_id: str) -> None:
+    vec = make_vec(env_id, 16)
+    vec.action_space.seed(4)
+    vec.reset(seed=4)
+    for _ in range(5):
+        vec.step(vec.action_space.sample())
+    snap = vec.snapshot()
+    acts = [vec.action_space.sample() for _ in range(40)]
+    first = [vec.step(a) for a in acts]
+    clone = pickle.loads(pickle.dumps(vec))
+    vec.restore(snap)
+    second = [vec.step(a) for a in acts]
+    for (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) in zip(first, second, strict=True):
+        for a, b in zip(_flat(o1), _flat(o2), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(te1 | tr1, te2 | tr2)
+        np.testing.assert_array_equal(i1["user_id"], i2["user_id"])
+    # the pickled copy goes on exactly as the original
+    a = vec.action_space.sample()
+    np.testing.assert_array_equal(clone.step(a)[1], vec.step(a)[1])
 
 
 def test_vector_env_pickles_mid_episode() -> None:
