@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Catalog, Items
+from recarena.simulators.core import Catalog, Items, OneHotRows
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -76,8 +76,6 @@ class TopicQualitySampler:
                               f"a split of {self.num_topics} topics into trashy and nutritious "
                               f"parts whose int() sizes add up to {self.num_topics}")
         object.__setattr__(self, "_means", means)
-        # float32 one-hot rows: exact, and half the memory traffic of float64 at large N
-        object.__setattr__(self, "_eye", np.eye(self.num_topics, dtype=np.float32))
 
     def topic_quality_means(self) -> np.ndarray:
         """Mean quality of each topic, ``(T,)`` (RecSim's ``cluster_means``)."""
@@ -99,7 +97,8 @@ class TopicQualitySampler:
         quality *= self.quality_std
         quality += self._means.take(topic)  # type: ignore[attr-defined]
         ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
-        features = self._eye.take(topic, axis=0)  # type: ignore[attr-defined]
+        # the features are the one-hot topic: handed out lazily, materialised where read
+        features = OneHotRows(topic, self.num_topics)
         return Items(ids, topic, features, quality, np.full(shape, self.length), topic)
 
     #: Features are the one-hot encoding of the topic (so affinity is a gather).

@@ -25,6 +25,7 @@ __all__ = [
     "ChoiceModel",
     "ChoiceOutcome",
     "Items",
+    "OneHotRows",
     "Response",
     "UserBatch",
     "click_passes",
@@ -87,6 +88,56 @@ def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return passes
 
 
+class OneHotRows:
+    """Lazy one-hot features: entry ``[..., j]`` is ``1.0`` where ``topic[...] == j``.
+
+    Stands in for a float32 array of shape ``topic.shape + (depth,)``: samplers whose
+    features are the one-hot topic hand this out instead of writing ``N * C * T`` floats
+    every step, and the array is materialised only where it is read (an observation, a
+    history slot). Indexing, ``astype``, ``np.asarray``, ``copy`` and ``reshape`` behave
+    as on the materialised array.
+    """
+
+    __slots__ = ("depth", "topic")
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, topic: np.ndarray, depth: int) -> None:
+        self.topic = topic
+        self.depth = int(depth)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*self.topic.shape, self.depth)
+
+    @property
+    def ndim(self) -> int:
+        return self.topic.ndim + 1
+
+    def materialise(self, dtype: np.dtype | type = np.float32) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=dtype)
+        flat = np.arange(0, self.topic.size * self.depth, self.depth) + self.topic.ravel()
+        out.reshape(-1)[flat] = 1
+        return out
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        return self.materialise(np.float32 if dtype is None else dtype)
+
+    def astype(self, dtype: np.dtype | type, copy: bool = True) -> np.ndarray:
+        return self.materialise(dtype)
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        return self.materialise()[key]
+
+    def copy(self) -> OneHotRows:
+        return OneHotRows(self.topic.copy(), self.depth)
+
+    def reshape(self, *shape: int) -> np.ndarray:
+        return self.materialise().reshape(*shape)
+
+    def __reduce__(self) -> tuple:
+        return (OneHotRows, (self.topic, self.depth))
+
+
 class Items(NamedTuple):
     """A batch of items: candidates ``(N, C)`` or a slate ``(N, K)``.
 
@@ -111,10 +162,13 @@ class Items(NamedTuple):
         n, c = self.item_id.shape
         flat = (np.arange(0, n * c, c)[:, None] + index).ravel()  # row-major positions
         shape = index.shape
+        topic = self.topic.take(flat).reshape(shape)
+        feats = self.features
         return Items(
             self.item_id.take(flat).reshape(shape),
-            self.topic.take(flat).reshape(shape),
-            self.features.reshape(n * c, -1).take(flat, axis=0).reshape(*shape, -1),
+            topic,
+            OneHotRows(topic, feats.depth) if isinstance(feats, OneHotRows)
+            else feats.reshape(n * c, -1).take(flat, axis=0).reshape(*shape, -1),
             self.quality.take(flat).reshape(shape),
             self.length.take(flat).reshape(shape),
             self.creator_id.take(flat).reshape(shape),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -175,8 +177,13 @@ def test_recsim_item_distribution_facts() -> None:
     items = s.sample((50_000,), np.random.default_rng(0))
     counts = np.bincount(items.topic, minlength=20)
     assert stats_uniform_ok(counts)
-    np.testing.assert_array_equal(items.features.argmax(axis=1), items.topic)
-    np.testing.assert_array_equal(items.features.sum(axis=1), 1.0)
+    feats = np.asarray(items.features)  # lazy one-hot rows, materialised here
+    assert feats.dtype == np.float32 and feats.shape == (50_000, 20)
+    np.testing.assert_array_equal(feats, np.eye(20, dtype=np.float32)[items.topic])
+    np.testing.assert_array_equal(items.features[7:9], feats[7:9])
+    np.testing.assert_array_equal(items.features.astype(np.float64), feats)
+    clone = pickle.loads(pickle.dumps(items.features.copy()))
+    np.testing.assert_array_equal(np.asarray(clone), feats)
     resid = items.quality - means[items.topic]
     assert abs(resid.std() - 0.1) < 0.002 and abs(resid.mean()) < 0.002
     np.testing.assert_array_equal(items.length, 4.0)
