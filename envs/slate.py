@@ -62,6 +62,12 @@ OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", 
                      "calendar")
 
 
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 @lru_cache(maxsize=4)
 def default_catalog(size: int = 1000, num_creators: int = 50, seed: int = 20190101) -> Catalog:
     """The fixed corpus of ``Slate-v0``: ``size`` items from RecSim's topic/quality sampler,
@@ -349,8 +355,10 @@ class SlateCore:
         scores = world.candidate_scores()
         oracle = {
             "scores": scores,
-            "quality": cands.quality.copy(),
-            "length": cands.length.copy(),
+            # the world never writes to candidate arrays (it draws new ones every step), so
+            # read-only views are as safe as copies and cost nothing
+            "quality": _read_only(cands.quality),
+            "length": _read_only(cands.length),
             "interests": state.interests.copy(),
             "budget": state.budget.copy(),
             "satisfaction": state.satisfaction.copy(),

@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recarena.errors import InvalidSlate, describe
-from recarena.simulators.core import row_any
+from recarena.simulators.core import row_any, scaled_index
 from recarena.validation import check_int
 
 __all__ = ["BatchSlateSpace", "SlateSpace"]
@@ -137,7 +137,7 @@ class BatchSlateSpace(spaces.MultiDiscrete):
             out = np.empty((n, k), dtype=np.int64)
             used = np.empty((n, 0), dtype=np.int64)
             for j in range(k):
-                b = (u[:, j] * (c - j)).astype(np.int64)
+                b = scaled_index(u[:, j], c - j)
                 for i in range(j):
                     b += b >= used[:, i]
                 out[:, j] = b

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Catalog, Items, OneHotRows
+from recarena.simulators.core import Catalog, Items, OneHotRows, scaled_index
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -92,14 +92,16 @@ class TopicQualitySampler:
         """Draw items of the given batch shape (e.g. ``(N, C)``)."""
         # floor(U * T) is uniform on [0, T) (to within 2**-53) and much cheaper per call
         # than Generator.integers for small batches.
-        topic = (rng.random(shape) * self.num_topics).astype(np.int64)
+        topic = scaled_index(rng.random(shape), self.num_topics)
         quality = rng.standard_normal(shape)
         quality *= self.quality_std
         quality += self._means.take(topic)  # type: ignore[attr-defined]
         ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)
-        return Items(ids, topic, features, quality, np.full(shape, self.length), topic)
+        # every item has the same length: a read-only broadcast, not N * C stored floats
+        length = np.broadcast_to(np.float64(self.length), shape)
+        return Items(ids, topic, features, quality, length, topic)
 
     #: Features are the one-hot encoding of the topic (so affinity is a gather).
     onehot_topics = True

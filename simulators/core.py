@@ -29,6 +29,7 @@ __all__ = [
     "Response",
     "UserBatch",
     "click_passes",
+    "scaled_index",
 ]
 
 
@@ -38,6 +39,17 @@ __all__ = [
 _SHORT_ROW = 8
 #: ... and only for batches this large: for a few users one numpy call is cheaper.
 _LOOP_MIN_ROWS = 256
+
+
+def scaled_index(u: np.ndarray, m: int | float) -> np.ndarray:
+    """``floor(u * m)`` as int64 for uniforms ``u`` in [0, 1): uniform on ``[0, m)``.
+
+    The product is cast while it is written (one pass), which is several times faster
+    than ``(u * m).astype(np.int64)`` and gives the same integers (truncation equals floor
+    for non-negative values)."""
+    out = np.empty(u.shape, dtype=np.int64)
+    np.multiply(u, m, out=out, casting="unsafe")
+    return out
 
 
 def row_sum(x: np.ndarray) -> np.ndarray:
