@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -22,8 +20,6 @@ from recarena.validation import check_int
 
 __all__ = ["InterestExplorationConfig", "InterestExplorationCore", "InterestExplorationEnv"]
 
-_USER_FIELDS = tuple(f.name for f in dataclasses.fields(ExplorationUsers))
-_DOC_FIELDS = tuple(f.name for f in dataclasses.fields(TopicDocuments))
 
 
 @dataclass(frozen=True)
@@ -154,17 +150,8 @@ class InterestExplorationEnv(SlateEnv):
 
     core_class = InterestExplorationCore
     config_class = InterestExplorationConfig
+    nested_configs = ("users", "documents")
 
     @classmethod
     def default_config(cls) -> InterestExplorationConfig:
         return InterestExplorationConfig()
-
-    @classmethod
-    def make_config(cls, config: Any = None, **overrides: Any) -> Any:
-        user_changes = {k: overrides.pop(k) for k in list(overrides) if k in _USER_FIELDS}
-        doc_changes = {k: overrides.pop(k) for k in list(overrides) if k in _DOC_FIELDS}
-        config = super().make_config(config, **overrides)
-        if user_changes or doc_changes:
-            config = config.replace(users=dataclasses.replace(config.users, **user_changes),
-                                    documents=dataclasses.replace(config.documents, **doc_changes))
-        return config

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -19,7 +17,6 @@ __all__ = ["LongTermSatisfactionConfig", "LongTermSatisfactionCore", "LongTermSa
 
 #: RecSim's ``LTSResponse.MAX_ENGAGEMENT_MAGNITUDE``: observed engagement is clipped here.
 MAX_ENGAGEMENT = 100.0
-_USER_FIELDS = tuple(f.name for f in dataclasses.fields(ChocKaleUsers))
 
 
 @dataclass(frozen=True)
@@ -135,15 +132,8 @@ class LongTermSatisfactionEnv(SlateEnv):
 
     core_class = LongTermSatisfactionCore
     config_class = LongTermSatisfactionConfig
+    nested_configs = ("users",)
 
     @classmethod
     def default_config(cls) -> LongTermSatisfactionConfig:
         return LongTermSatisfactionConfig()
-
-    @classmethod
-    def make_config(cls, config: Any = None, **overrides: Any) -> Any:
-        user_changes = {k: overrides.pop(k) for k in list(overrides) if k in _USER_FIELDS}
-        config = super().make_config(config, **overrides)
-        if user_changes:
-            config = config.replace(users=dataclasses.replace(config.users, **user_changes))
-        return config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,7 +27,6 @@ __all__ = ["COST_SIGNALS", "ShortVideoConfig", "ShortVideoCore", "ShortVideoEnv"
 
 #: Signals that can be constraints; ``skip`` is a cost as it is, the others enter negated.
 COST_SIGNALS = ("like", "share", "comment", "follow", "gift", "skip")
-_USER_FIELDS = tuple(f.name for f in dataclasses.fields(ShortVideoUsers))
 _MAX_DURATION = 180.0
 
 
@@ -115,11 +113,7 @@ class ShortVideoCore(ArrayCore):
 
     def _followed(self, rows: np.ndarray | slice) -> np.ndarray:
         w = self.world
-        idx = w.candidate_items()[rows]
-        n, r = w.state.stage.shape
-        stage = w.state.stage[rows]
-        flat = np.arange(0, stage.shape[0] * r, r)[:, None] + w.corpus.creator[idx]
-        return (stage.reshape(-1).take(flat) >= 2).astype(np.int8)
+        return (w.creator_stage(w.candidate_items()[rows], rows) >= 2).astype(np.int8)
 
     def observe_user(self, key: str, rows: np.ndarray) -> np.ndarray:
         if key == "user_profile":
@@ -173,14 +167,15 @@ class ShortVideoCore(ArrayCore):
     def oracle(self) -> dict[str, np.ndarray]:
         w = self.world
         idx = w.candidate_items()
+        affinity, stage = w.affinity(idx), w.creator_stage(idx)
         return {
-            "scores": w.expected_watch_ratio(idx),
-            "affinity": w.affinity(idx),
+            "scores": w.expected_watch_ratio(idx, affinity, stage),
+            "affinity": affinity,
             "hook": w.corpus.hook[idx],
             "like": w.corpus.like[idx],
             "share": w.corpus.share[idx],
             "comment": w.corpus.comment[idx],
-            "creator_stage": w.creator_stage(idx).astype(np.int64),
+            "creator_stage": stage.astype(np.int64),
             "budget": w.state.budget.copy(),
         }
 
@@ -239,15 +234,8 @@ class ShortVideoEnv(SlateEnv):
 
     core_class = ShortVideoCore
     config_class = ShortVideoConfig
+    nested_configs = ("users",)
 
     @classmethod
     def default_config(cls) -> ShortVideoConfig:
         return ShortVideoConfig()
-
-    @classmethod
-    def make_config(cls, config: Any = None, **overrides: Any) -> Any:
-        user_changes = {k: overrides.pop(k) for k in list(overrides) if k in _USER_FIELDS}
-        config = super().make_config(config, **overrides)
-        if user_changes:
-            config = config.replace(users=dataclasses.replace(config.users, **user_changes))
-        return config

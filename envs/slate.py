@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -482,6 +483,9 @@ class SlateEnv(gym.Env):
     core_class: type = SlateCore
     #: The configuration type this family takes.
     config_class: type = SlateEnvConfig
+    #: Config fields holding parameter dataclasses whose own fields the constructor also
+    #: takes as keywords (``gym.make(id, sensitivity=0.2)`` sets ``config.users.sensitivity``).
+    nested_configs: tuple[str, ...] = ()
 
     def __init__(self, config: SlateEnvConfig | None = None, render_mode: str | None = None,
                  **overrides: Any) -> None:
@@ -513,7 +517,14 @@ class SlateEnv(gym.Env):
             config = cls.default_config()
         if not isinstance(config, cls.config_class):
             raise ConfigError("config", config, f"a {cls.config_class.__name__} or None")
-        return config.replace(**overrides) if overrides else config
+        nested = {name: {k: overrides.pop(k) for k in list(overrides)
+                         if k in {f.name for f in dataclasses.fields(getattr(config, name))}}
+                  for name in cls.nested_configs}
+        if overrides:
+            config = config.replace(**overrides)
+        changes = {name: dataclasses.replace(getattr(config, name), **kw)
+                   for name, kw in nested.items() if kw}
+        return config.replace(**changes) if changes else config
 
     def snapshot(self) -> tuple:
         """The env's full state (world, random streams, step counter) for :meth:`restore`."""

@@ -247,16 +247,22 @@ class ShortVideoWorld(ArrayWorld):
         emb = self.corpus.embedding[idx]  # (N, K, d)
         return np.einsum("nkd,nd->nk", emb, self.state.interests)
 
-    def creator_stage(self, idx: np.ndarray) -> np.ndarray:
-        """The relation stage ``(N, K)`` of each user with the creators of ``idx``."""
-        n, r = self.state.stage.shape
-        flat = np.arange(0, n * r, r)[:, None] + self.corpus.creator[idx]
-        return self.state.stage.take(flat)
+    def creator_stage(self, idx: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The relation stage ``(n, K)`` of the users at ``rows`` with the creators of
+        their videos ``idx`` (``(n, K)``)."""
+        stage = self.state.stage[rows]
+        r = stage.shape[1]
+        flat = np.arange(0, stage.shape[0] * r, r)[:, None] + self.corpus.creator[idx]
+        return stage.reshape(-1).take(flat)
 
-    def expected_watch_ratio(self, idx: np.ndarray) -> np.ndarray:
-        """The noise-free watch ratio ``sigmoid(logit)`` of the videos ``idx``."""
-        following = (self.creator_stage(idx) >= 2).astype(np.float64)
-        return _sigmoid(self.users.watch_logit(self.affinity(idx), self.corpus.hook[idx], following))
+    def expected_watch_ratio(self, idx: np.ndarray, affinity: np.ndarray | None = None,
+                             stage: np.ndarray | None = None) -> np.ndarray:
+        """The noise-free watch ratio ``sigmoid(logit)`` of the videos ``idx`` (pass their
+        ``affinity`` and creator ``stage`` when already computed)."""
+        affinity = self.affinity(idx) if affinity is None else affinity
+        stage = self.creator_stage(idx) if stage is None else stage
+        following = (stage >= 2).astype(np.float64)
+        return _sigmoid(self.users.watch_logit(affinity, self.corpus.hook[idx], following))
 
     # ----------------------------------------------------------------- dynamics
     def step(self, slates: np.ndarray) -> ShortVideoStep:
