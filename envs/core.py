@@ -60,6 +60,9 @@ class ArrayCore:
 
     user_keys: tuple[str, ...] = ()
     scalar_oracle: tuple[str, ...] = ()
+    #: size of the item catalog candidates come from, or ``None`` when every step brings
+    #: new items (RecSim-style generative candidates): id-based policies need a catalog
+    num_items: int | None = None
 
     def __init__(self, config: EnvConfig, world: Any, num_candidates: int, slate_size: int,
                  observation_space: spaces.Dict) -> None:
@@ -82,6 +85,10 @@ class ArrayCore:
     def observe_user(self, key: str, rows: np.ndarray) -> np.ndarray:
         """The entry ``key`` (one of :attr:`user_keys`) for the users at ``rows``."""
         raise NotImplementedError
+
+    def candidate_ids(self) -> np.ndarray:
+        """``(N, C)`` catalog ids of every user's current candidates (a new array)."""
+        return self.world.candidates.item_id.copy()
 
     # -- shared
     def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
@@ -111,7 +118,8 @@ class ArrayCore:
         oracle: dict[str, Any] = {key: arr[0] for key, arr in self.oracle().items()}
         for key in self.scalar_oracle:
             oracle[key] = float(oracle[key])
-        info: dict[str, Any] = {"oracle": oracle, "user_id": int(self.world.state.user_id[0])}
+        info: dict[str, Any] = {"oracle": oracle, "user_id": int(self.world.state.user_id[0]),
+                                "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
             info["response"] = Response._make([a[0] for a in out.response])
             info["examined"] = out.response.examined[0]

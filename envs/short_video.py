@@ -110,6 +110,10 @@ class ShortVideoCore(ArrayCore):
         super().__init__(config, world, c, k, spaces.Dict(parts))
         self.reward_terms = tuple((SIGNALS.index(s), float(w))
                                   for s, w in config.reward_weights.items() if w != 0.0)
+        self.num_items = corpus.size
+
+    def candidate_ids(self) -> np.ndarray:
+        return self.world.candidate_items().copy()
 
     def _followed(self, rows: np.ndarray | slice) -> np.ndarray:
         w = self.world

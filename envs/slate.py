@@ -206,7 +206,15 @@ class SlateCore:
         self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                   for k, w in config.reward_weights.items() if w != 0.0)
         self.attraction_link = getattr(config.user_model.choice, "link", None)
+        #: catalog size for a fixed corpus; ``None`` when candidates are generated anew
+        self.num_items = src.catalog.size if isinstance(src, CorpusCandidates) else None
         self._build_observation_space()
+
+    def candidate_ids(self) -> np.ndarray:
+        """``(N, C)`` catalog ids of every user's current candidates (a new array)."""
+        cands = self.world.candidates
+        assert cands is not None
+        return cands.item_id.copy()
 
     def _build_observation_space(self) -> None:
         cfg, src, um = self.config, self.config.candidates, self.config.user_model
@@ -393,7 +401,8 @@ class SlateCore:
                 oracle[key] = float(oracle[key])
         state = self.world.state
         assert state is not None
-        info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0])}
+        info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0]),
+                                "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
             info["response"] = Response._make([a[0] for a in out.response])
             info["examined"] = out.response.examined[0]
@@ -458,8 +467,10 @@ class SlateEnv(gym.Env):
     **Episode end**: ``terminated`` when the user leaves (budget spent or satisfaction
     collapsed); ``truncated`` after ``horizon`` steps.
 
-    **Info**: ``response`` (the :class:`~recarena.simulators.core.Response` of the step for
-    this user, arrays of shape ``(K,)``), ``examined`` (the examined positions), and
+    **Info**: ``user_id``, ``candidate_ids`` ``(C,)`` (catalog ids of the current
+    candidates: public, what a platform knows), ``slate_item_ids`` ``(K,)`` (ids of the
+    items just shown), ``response`` (the :class:`~recarena.simulators.core.Response` of the
+    step for this user, arrays of shape ``(K,)``), ``examined`` (the examined positions), and
     ``oracle``: privileged truth for analysis and oracle baselines only: ``scores`` (true
     scores of the *current* candidates, ``(C,)``), ``quality`` and ``length`` ``(C,)``, ``interests``,
     ``budget``, ``satisfaction``, and ``attraction`` ``(C,)`` for attraction-based choice

@@ -74,7 +74,9 @@ class SlateVectorEnv(gym.vector.VectorEnv):
     stable-baselines3's ``VecEnv`` uses (``terminal_observation``). The new user has a new
     ``user_id`` and is drawn from the world's users stream.
 
-    **Info** (every step): ``user_id`` ``(N,)`` (after replacement), ``response`` (the
+    **Info** (every step): ``user_id`` ``(N,)`` (after replacement), ``candidate_ids``
+    ``(N, C)`` (catalog ids of the current candidates: public, what a platform knows about
+    what it may show), ``response`` (the
     :class:`~recarena.simulators.core.Response` of the step, arrays ``(N, K)`` / ``(N,)``),
     ``slate_item_ids`` ``(N, K)``, and ``oracle``: the single env's privileged truth,
     batched (``scores``, ``quality``, ``length`` ``(N, C)``, ``interests`` ``(N, d)``,
@@ -153,7 +155,8 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         obs = self.core.observe(None)
         state = self.world.state
         assert state is not None
-        return obs, {"user_id": state.user_id.copy(), "oracle": self.core.oracle()}
+        return obs, {"user_id": state.user_id.copy(), "candidate_ids": self.core.candidate_ids(),
+                     "oracle": self.core.oracle()}
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
                                           np.ndarray, dict[str, Any]]:
@@ -191,6 +194,7 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         state = self.world.state
         assert state is not None
         info["user_id"] = state.user_id.copy()
+        info["candidate_ids"] = self.core.candidate_ids()
         info["oracle"] = self.core.oracle()
         return obs, rewards, terminated, truncated, info
 
