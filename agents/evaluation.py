@@ -1,4 +1,4 @@
-"""Run a policy against an environment and collect per-episode results."""
+"""Run a policy against a single or vector env and collect per-episode results."""
 
 from __future__ import annotations
 
@@ -8,129 +8,186 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from recarena.agents.base import Policy
+from recarena.agents.base import Policy, batch_info, public_info
 from recarena.errors import ConfigError
 from recarena.validation import check_int
 
 __all__ = ["evaluate"]
 
 
-def evaluate(policy: Policy, env: gym.Env | str, episodes: int = 100, seed: int = 0,
-             env_kwargs: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run ``policy`` for ``episodes`` episodes of a single (non-vector) env.
+class _Tally:
+    """Per-row sums over the first episode of each of ``n`` rows."""
 
-    Episode ``i`` is reset with seed ``seed + i``, so two policies evaluated with the same
-    seed face the same users (paired comparison). Observations are handed to the policy
-    as a batch of one; ``info["oracle"]`` is handed only to policies with ``is_oracle``.
+    def __init__(self, n: int, calendar: bool, marks: tuple[float, ...]) -> None:
+        self.active = np.ones(n, dtype=bool)
+        self.ret, self.watch = np.zeros(n), np.zeros(n)
+        self.clicks, self.length = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        self.terminated = np.zeros(n, dtype=bool)
+        self.user_id = np.full(n, -1, dtype=np.int64)
+        self.calendar, self.marks = calendar, marks
+        self.by_day = np.zeros((n, len(marks)))
+        self.first_session, self.in_first = np.zeros(n), np.ones(n, dtype=bool)
+        self.sessions, self.days = np.ones(n, np.int64), np.zeros(n)
+
+    def add(self, reward: np.ndarray, response: Any, term: np.ndarray, trunc: np.ndarray,
+            info: dict[str, Any], day_before: np.ndarray | None, horizon_days: float) -> None:
+        a = self.active
+        r = np.where(a, reward, 0.0)
+        self.ret += r
+        self.watch += np.where(a, np.asarray(response.watch_time).sum(axis=1), 0.0)
+        self.clicks += np.where(a, np.asarray(response.clicked).sum(axis=1), 0)
+        self.length += a
+        if self.calendar:
+            assert day_before is not None
+            for j, d in enumerate(self.marks):
+                self.by_day[:, j] += np.where(day_before < d, r, 0.0)
+            self.first_session += np.where(self.in_first, r, 0.0)
+            session_ended = np.asarray(info["session_ended"], dtype=bool)
+            self.sessions += session_ended & a & ~(term | trunc)
+            self.in_first &= ~session_ended
+            # a churned user's calendar ends at their last session
+            day = np.asarray(info["day"], dtype=np.float64)
+            last = np.where(np.isfinite(day), day, day_before)
+            self.days = np.where(a, np.minimum(last, horizon_days), self.days)
+        done = (term | trunc) & a
+        self.terminated |= term & a
+        self.active &= ~done
+
+    def columns(self) -> dict[str, np.ndarray]:
+        out = {"user_id": self.user_id, "return": self.ret, "clicks": self.clicks,
+               "watch_time": self.watch, "length": self.length, "terminated": self.terminated}
+        if self.calendar:
+            out |= {"sessions": self.sessions, "days": self.days,
+                    "return_first_session": self.first_session}
+            out |= {f"return_by_day_{d:g}": self.by_day[:, j] for j, d in enumerate(self.marks)}
+        return out
+
+
+def evaluate(policy: Policy, env: gym.Env | gym.vector.VectorEnv | str,
+             episodes: int | None = None, users: int | None = None, seed: int = 0,
+             env_kwargs: dict[str, Any] | None = None, learn: bool = True,
+             day_marks: tuple[float, ...] = (1.0, 3.0, 7.0)) -> pd.DataFrame:
+    """Run ``policy`` and return one row per finished episode (one user's session).
+
+    Two ways to run, with the same results table:
+
+    * **single env** (an env object, or an id with ``episodes``): ``episodes`` episodes one
+      after the other; episode ``i`` is reset with seed ``seed + i``, so two policies
+      evaluated with the same seed face the same users (a paired comparison). The policy
+      sees a batch of one.
+    * **vector env** (a recarena vector env, or an id with ``users``): ``users`` users in
+      one batch, reset with ``seed``, run until every row's first user has finished (the
+      vector env's replacement users are simulated, and learners learn from them, but they
+      are not counted). Two policies with the same seed start from the same users.
+
+    The policy is ``reset()`` once at the start: a learner keeps what it learns across
+    episodes (per-user learners forget a user when ``info["user_id"]`` changes). With
+    ``learn=True`` an online policy's ``update(obs, slates, response, reward, info)`` is
+    called after every step. Only policies with ``is_oracle`` receive ``info["oracle"]``;
+    the others get the info without it.
 
     Returns:
-        One row per episode: ``episode, seed, return, clicks, watch_time, length``.
+        One row per episode: ``episode, seed, user_id, return, clicks, watch_time, length,
+        terminated``; for envs with a calendar (a retention model: ``info["day"]``) also
+        ``sessions``, ``days`` (the user's last day), ``return_first_session`` and, for each
+        ``d`` in ``day_marks``, ``return_by_day_d`` (reward collected before day ``d``).
     """
-    episodes = check_int(episodes, "evaluate.episodes", 1)
     seed = check_int(seed, "evaluate.seed", 0)
     if not isinstance(policy, Policy):
         raise ConfigError("evaluate.policy", policy,
                           "a Policy (recommend(obs, info), reset(), name, is_oracle)")
-    own_env = isinstance(env, str)
-    if own_env:
-        env = gym.make(env, **(env_kwargs or {}))
-    elif env_kwargs:
+    if not isinstance(learn, bool):
+        raise ConfigError("evaluate.learn", learn, "True or False")
+    if episodes is not None and users is not None:
+        raise ConfigError("evaluate", f"episodes={episodes!r}, users={users!r}",
+                          "either episodes (single env) or users (vector env), not both")
+    marks = tuple(float(d) for d in day_marks)
+    if isinstance(env, str):
+        kwargs = env_kwargs or {}
+        if users is not None:
+            users = check_int(users, "evaluate.users", 1)
+            made: Any = gym.make_vec(env, num_envs=users, vectorization_mode="vector_entry_point",
+                                     **kwargs)
+        else:
+            made = gym.make(env, **kwargs)
+        try:
+            return evaluate(policy, made, episodes=episodes, seed=seed, learn=learn,
+                            day_marks=marks)
+        finally:
+            made.close()
+    if env_kwargs:
         raise ConfigError("evaluate.env_kwargs", env_kwargs, "None when an env object is given")
-    rows = []
-    try:
-        for i in range(episodes):
-            policy.reset()
-            obs, info = env.reset(seed=seed + i)
-            ret, clicks, watch, length = 0.0, 0, 0.0, 0
-            done = False
-            while not done:
-                batch = {k: v[None] for k, v in obs.items()}
-                slate = policy.recommend(batch, info if policy.is_oracle else None)
-                obs, reward, terminated, truncated, info = env.step(np.asarray(slate)[0])
-                resp = info["response"]
-                ret += reward
-                clicks += int(resp.clicked.sum())
-                watch += float(resp.watch_time.sum())
-                length += 1
-                done = terminated or truncated
-            rows.append({"episode": i, "seed": seed + i, "return": ret, "clicks": clicks,
-                         "watch_time": watch, "length": length})
-    finally:
-        if own_env:
-            env.close()
-    return pd.DataFrame(rows)
+    if isinstance(env, gym.vector.VectorEnv):
+        if episodes is not None:
+            raise ConfigError("evaluate.episodes", episodes,
+                              "None for a vector env (it runs one episode per row)")
+        if users is not None and check_int(users, "evaluate.users", 1) != env.num_envs:
+            raise ConfigError("evaluate.users", users, f"the vector env's num_envs ({env.num_envs})")
+        return _run_vector(policy, env, seed, learn, marks)
+    if not isinstance(env, gym.Env):
+        raise ConfigError("evaluate.env", env, "a registered env id, a gymnasium Env or VectorEnv")
+    if users is not None:
+        raise ConfigError("evaluate.users", users, "None for a single env (use episodes)")
+    episodes = check_int(100 if episodes is None else episodes, "evaluate.episodes", 1)
+    return _run_single(policy, env, episodes, seed, learn, marks)
 
 
-def evaluate_users(policy: Policy, env_id: str, users: int = 1000, seed: int = 0,
-                   env_kwargs: dict[str, Any] | None = None,
-                   day_marks: tuple[float, ...] = (1.0, 3.0, 7.0)) -> pd.DataFrame:
-    """Run ``policy`` on the native vector env of ``env_id`` with ``users`` rows until every
-    row's first user has finished their episode (replacement users are not counted).
+def _calendar(env: Any) -> tuple[bool, Any, float]:
+    base = env.unwrapped
+    cfg = getattr(base, "config", None)
+    calendar = getattr(getattr(cfg, "user_model", None), "retention", None) is not None
+    horizon_days = getattr(cfg, "horizon_days", None) or np.inf
+    return calendar, getattr(base, "world", None), float(horizon_days)
 
-    The vector env is reset with ``seed``, so two policies evaluated with the same seed
-    start from the same ``users`` users (paired comparison; the same exogenous random
-    streams, although responses differ with the slates). ``info["oracle"]`` is handed only
-    to oracle policies.
 
-    Returns:
-        One row per user: ``user, return, clicks, watch_time, length, terminated``; for envs
-        with a calendar (``info["day"]``, e.g. ``Retention-v0``) also ``sessions``,
-        ``days`` (the user's last day), ``return_first_session`` and, for each ``d`` in
-        ``day_marks``, ``return_by_day_d`` (reward collected before day ``d``).
-    """
-    users = check_int(users, "evaluate_users.users", 1)
-    seed = check_int(seed, "evaluate_users.seed", 0)
-    if not isinstance(policy, Policy):
-        raise ConfigError("evaluate_users.policy", policy,
-                          "a Policy (recommend(obs, info), reset(), name, is_oracle)")
-    if not isinstance(env_id, str):
-        raise ConfigError("evaluate_users.env_id", env_id, "a registered env id (str)")
-    envs = gym.make_vec(env_id, num_envs=users, vectorization_mode="vector_entry_point",
-                        **(env_kwargs or {}))
+def _policy_view(policy: Policy, info: dict[str, Any]) -> dict[str, Any] | None:
+    return info if policy.is_oracle else public_info(info)
+
+
+def _run_vector(policy: Policy, envs: gym.vector.VectorEnv, seed: int, learn: bool,
+                marks: tuple[float, ...]) -> pd.DataFrame:
+    n = envs.num_envs
+    calendar, world, horizon_days = _calendar(envs)
+    updates = learn and callable(getattr(policy, "update", None))
+    tally = _Tally(n, calendar, marks)
     policy.reset()
     obs, info = envs.reset(seed=seed)
-    active = np.ones(users, dtype=bool)
-    ret, watch = np.zeros(users), np.zeros(users)
-    clicks, length = np.zeros(users, dtype=np.int64), np.zeros(users, dtype=np.int64)
-    terminated_at = np.zeros(users, dtype=bool)
-    user_model = getattr(envs.unwrapped.config, "user_model", None)
-    calendar = getattr(user_model, "retention", None) is not None
-    marks = tuple(float(d) for d in day_marks)
-    by_day = np.zeros((users, len(marks)))
-    first_session = np.zeros(users)
-    in_first = np.ones(users, dtype=bool)
-    sessions, days = np.ones(users, dtype=np.int64), np.zeros(users)
-    world = envs.unwrapped.world
-    try:
-        while active.any():
-            slates = policy.recommend(obs, info if policy.is_oracle else None)
-            day_before = world.state.day.copy() if calendar else None
-            obs, reward, term, trunc, info = envs.step(slates)
-            resp = info["response"]
-            r = np.where(active, reward, 0.0)
-            ret += r
-            watch += np.where(active, resp.watch_time.sum(axis=1), 0.0)
-            clicks += np.where(active, resp.clicked.sum(axis=1), 0)
-            length += active
-            if calendar:
-                for j, d in enumerate(marks):
-                    by_day[:, j] += np.where(day_before < d, r, 0.0)
-                first_session += np.where(in_first, r, 0.0)
-                ended = info["session_ended"] & active
-                in_first &= ~info["session_ended"]
-                sessions += ended & ~(term | trunc)
-                # a churned user's calendar ends at their last session
-                last = np.where(np.isfinite(info["day"]), info["day"], day_before)
-                horizon_days = envs.unwrapped.config.horizon_days or np.inf
-                days = np.where(active, np.minimum(last, horizon_days), days)
-            done = (term | trunc) & active
-            terminated_at |= term & active
-            active &= ~done
-    finally:
-        envs.close()
-    out = {"user": np.arange(users), "return": ret, "clicks": clicks, "watch_time": watch,
-           "length": length, "terminated": terminated_at}
-    if calendar:
-        out |= {"sessions": sessions, "days": days, "return_first_session": first_session}
-        out |= {f"return_by_day_{d:g}": by_day[:, j] for j, d in enumerate(marks)}
+    tally.user_id[:] = info["user_id"]
+    while tally.active.any():
+        seen = _policy_view(policy, info)
+        slates = policy.recommend(obs, seen)
+        day_before = world.state.day.copy() if calendar else None
+        next_obs, reward, term, trunc, next_info = envs.step(slates)
+        tally.add(reward, next_info["response"], term, trunc, next_info, day_before, horizon_days)
+        if updates:
+            policy.update(obs, slates, next_info["response"], reward, seen)
+        obs, info = next_obs, next_info
+    out = {"episode": np.arange(n), "seed": np.full(n, seed)} | tally.columns()
     return pd.DataFrame(out)
+
+
+def _run_single(policy: Policy, env: gym.Env, episodes: int, seed: int, learn: bool,
+                marks: tuple[float, ...]) -> pd.DataFrame:
+    calendar, world, horizon_days = _calendar(env)
+    updates = learn and callable(getattr(policy, "update", None))
+    policy.reset()
+    frames = []
+    for i in range(episodes):
+        tally = _Tally(1, calendar, marks)
+        obs, info = env.reset(seed=seed + i)
+        tally.user_id[:] = info.get("user_id", i)
+        while tally.active[0]:
+            batch = {k: np.asarray(v)[None] for k, v in obs.items()}
+            seen = batch_info(_policy_view(policy, info))
+            slates = np.asarray(policy.recommend(batch, seen))
+            day_before = world.state.day.copy() if calendar else None
+            obs, reward, term, trunc, info = env.step(slates[0])
+            step = batch_info(info)
+            response = step["response"]
+            tally.add(np.array([reward]), response, np.array([term]), np.array([trunc]), step,
+                      day_before, horizon_days)
+            if updates:
+                policy.update(batch, slates, response, np.array([reward]), seen)
+        frames.append({"episode": i, "seed": seed + i}
+                      | {k: v[0] for k, v in tally.columns().items()})
+    return pd.DataFrame(frames)

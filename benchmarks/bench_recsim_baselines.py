@@ -20,7 +20,7 @@ from recarena.agents import (
     FeatureTargetPolicy,
     GreedyOracle,
     RandomPolicy,
-    evaluate_users,
+    evaluate,
 )
 from recarena.simulators.long_term_satisfaction import ChocKaleUsers
 
@@ -59,9 +59,9 @@ def main() -> None:
             "myopic oracle (expected engagement)": GreedyOracle(2),
         }
         kw = {"sensitivity": sens}
-        res = {name: evaluate_users(p, LTS, users=n, seed=seed, env_kwargs=kw)["return"].to_numpy()
+        res = {name: evaluate(p, LTS, users=n, seed=seed, env_kwargs=kw)["return"].to_numpy()
                for name, p in policies.items()}
-        first = {name: evaluate_users(p, LTS, users=n, seed=seed, env_kwargs=kw | {"horizon": 1})
+        first = {name: evaluate(p, LTS, users=n, seed=seed, env_kwargs=kw | {"horizon": 1})
                  ["return"].mean() for name, p in policies.items()}
         print(f"\n{LTS}, sensitivity={sens}, {n} users, 60-step sessions, seed {seed}\n")
         table(res, "random")
@@ -77,7 +77,7 @@ def main() -> None:
     envs = gym.make_vec(IE, num_envs=n, vectorization_mode="vector_entry_point")
     envs.reset(seed=seed)
     user_type = envs.unwrapped.world.state.user_type.copy()
-    res = {name: evaluate_users(p, IE, users=n, seed=seed)["return"].to_numpy()
+    res = {name: evaluate(p, IE, users=n, seed=seed)["return"].to_numpy()
            for name, p in policies.items()}
     print(f"\n{IE}, {n} users, 100 steps, seed {seed}\n")
     table(res, "random")

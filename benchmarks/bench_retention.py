@@ -1,6 +1,6 @@
 """Retention-v0: the engagement-greedy policy against the satisfaction-aware one.
 
-Both policies face the same users (``evaluate_users`` with the same seed on the native
+Both policies face the same users (``evaluate(..., users=N)`` with the same seed on the native
 vector env, one row per user, each followed for 30 days or until churn). Means with 95%
 Student-t CIs over users, and paired differences.
 
@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 from scipy import stats
 
-from recarena.agents import GreedyOracle, QualityBonusOracle, RandomPolicy, evaluate_users
+from recarena.agents import GreedyOracle, QualityBonusOracle, RandomPolicy, evaluate
 
 COLUMNS = ["return_first_session", "return_by_day_1", "return_by_day_3", "return_by_day_7",
            "return", "sessions", "terminated", "length"]
@@ -35,7 +35,7 @@ def main() -> None:
         "engagement-greedy (top-2 true score)": GreedyOracle(2),
         "satisfaction-aware (score + 1.0 x quality)": QualityBonusOracle(2, 1.0),
     }
-    frames = {name: evaluate_users(p, "recarena/Retention-v0", users=args.users, seed=args.seed)
+    frames = {name: evaluate(p, "recarena/Retention-v0", users=args.users, seed=args.seed)
               for name, p in policies.items()}
     print("| policy | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))

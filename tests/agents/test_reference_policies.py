@@ -39,7 +39,8 @@ def test_evaluate_is_deterministic_and_paired() -> None:
     a = evaluate(RandomPolicy(10, 2, seed=1), "recarena/InterestEvolution-v0", episodes=5, seed=3)
     b = evaluate(RandomPolicy(10, 2, seed=1), "recarena/InterestEvolution-v0", episodes=5, seed=3)
     pd.testing.assert_frame_equal(a, b)
-    assert list(a.columns) == ["episode", "seed", "return", "clicks", "watch_time", "length"]
+    assert list(a.columns) == ["episode", "seed", "user_id", "return", "clicks", "watch_time",
+                               "length", "terminated"]
     # watch-time reward: return equals watch time
     np.testing.assert_allclose(a["return"], a["watch_time"])
 
@@ -53,7 +54,9 @@ def test_non_oracle_policies_never_see_oracle_info() -> None:
             return super().recommend(obs, info)
 
     evaluate(Spy(10, 2), "recarena/InterestEvolution-v0", episodes=2)
-    assert seen and all(i is None for i in seen)
+    evaluate(Spy(10, 2), "recarena/InterestEvolution-v0", users=3)
+    assert seen and all("oracle" not in i for i in seen)
+    assert all("candidate_ids" in i and "user_id" in i for i in seen)
 
 
 def test_greedy_oracle_picks_highest_true_scores() -> None:

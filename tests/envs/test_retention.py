@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recarena.agents import GreedyOracle, QualityBonusOracle, evaluate_users
+from recarena.agents import GreedyOracle, QualityBonusOracle, evaluate
 from recarena.envs.retention import retention_config
 from recarena.errors import ConfigError
 from recarena.simulators.core import UserBatch
@@ -47,8 +47,8 @@ def test_a_session_without_consumption_counts_as_empty_quality() -> None:
 def test_engagement_greedy_wins_early_and_loses_the_month() -> None:
     """The ordering the env exists for, at a fixed seed and size (paired users)."""
     users = 400
-    greedy = evaluate_users(GreedyOracle(2), "recarena/Retention-v0", users=users, seed=0)
-    kale = evaluate_users(QualityBonusOracle(2, 1.0), "recarena/Retention-v0", users=users,
+    greedy = evaluate(GreedyOracle(2), "recarena/Retention-v0", users=users, seed=0)
+    kale = evaluate(QualityBonusOracle(2, 1.0), "recarena/Retention-v0", users=users,
                           seed=0)
 
     def paired_ci(col: str) -> tuple[float, float]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recarena.agents import FeatureSortPolicy, GreedyOracle, RandomPolicy, evaluate_users
+from recarena.agents import FeatureSortPolicy, GreedyOracle, RandomPolicy, evaluate
 from recarena.simulators.interest_exploration import (
     ExplorationUsers,
     ExplorationWorld,
@@ -87,16 +87,16 @@ def test_choc_wins_now_and_kale_wins_the_session_when_satisfaction_matters() -> 
     choc = FeatureSortPolicy("candidate_clickbait", 2, descending=True)
     kale = FeatureSortPolicy("candidate_clickbait", 2, descending=False)
     # RecSim's sensitivity: satisfaction barely moves, clickbait is close to free
-    a = evaluate_users(choc, env_id, users=n, seed=0)
-    b = evaluate_users(kale, env_id, users=n, seed=0)
+    a = evaluate(choc, env_id, users=n, seed=0)
+    b = evaluate(kale, env_id, users=n, seed=0)
     assert a["return"].mean() > 1.2 * b["return"].mean()
     # a sensitive user: choc wins the first step, kale the 60-step session
     kw = {"sensitivity": 0.2}
-    a = evaluate_users(choc, env_id, users=n, seed=0, env_kwargs=kw | {"horizon": 1})
-    b = evaluate_users(kale, env_id, users=n, seed=0, env_kwargs=kw | {"horizon": 1})
+    a = evaluate(choc, env_id, users=n, seed=0, env_kwargs=kw | {"horizon": 1})
+    b = evaluate(kale, env_id, users=n, seed=0, env_kwargs=kw | {"horizon": 1})
     assert a["return"].mean() > 1.2 * b["return"].mean()
-    a = evaluate_users(choc, env_id, users=n, seed=0, env_kwargs=kw)
-    b = evaluate_users(kale, env_id, users=n, seed=0, env_kwargs=kw)
+    a = evaluate(choc, env_id, users=n, seed=0, env_kwargs=kw)
+    b = evaluate(kale, env_id, users=n, seed=0, env_kwargs=kw)
     assert b["return"].mean() > 1.5 * a["return"].mean()
 
 
@@ -137,9 +137,9 @@ def test_choices_match_the_multinomial_logit_with_no_click_mass() -> None:
 
 def test_popularity_bias_myopic_quality_beats_random_and_the_oracle_beats_both() -> None:
     env_id, n = "recarena/InterestExploration-v0", 1500
-    rnd = evaluate_users(RandomPolicy(10, 2, seed=0), env_id, users=n, seed=0)["return"]
-    myopic = evaluate_users(FeatureSortPolicy("candidate_quality", 2), env_id, users=n, seed=0)["return"]
-    oracle = evaluate_users(GreedyOracle(2), env_id, users=n, seed=0)["return"]
+    rnd = evaluate(RandomPolicy(10, 2, seed=0), env_id, users=n, seed=0)["return"]
+    myopic = evaluate(FeatureSortPolicy("candidate_quality", 2), env_id, users=n, seed=0)["return"]
+    oracle = evaluate(GreedyOracle(2), env_id, users=n, seed=0)["return"]
     assert myopic.mean() > 1.4 * rnd.mean()
     diff = (oracle - myopic).to_numpy()
     assert diff.mean() > 2.5 * diff.std(ddof=1) / np.sqrt(n)
