@@ -220,3 +220,86 @@ def test_wrapper_step_rejects(wrapper, action, match: str) -> None:
     env.reset(seed=0)
     with pytest.raises(InvalidSlate, match=match):
         env.step(action)
+
+
+# ------------------------------------------------------------------ policies (issue 4)
+def _policy_cases() -> list:
+    from recarena.agents import (
+        UCB1,
+        BernoulliTS,
+        CascadeKLUCB,
+        CascadeUCB1,
+        DiagLinUCB,
+        EpsilonGreedy,
+        ImplicitALS,
+        InSlateTS,
+        ItemKNN,
+        LinTS,
+        LinUCB,
+        MostPopular,
+        TopKUCB,
+    )
+
+    return [
+        ("MostPopular num_items", lambda: MostPopular(0, 2), r"MostPopular.num_items: expected an integer >= 1, received 0"),
+        ("MostPopular decay", lambda: MostPopular(10, 2, decay=0.0), r"MostPopular.decay: expected a finite number in \(0.0, 1.0\], received 0.0"),
+        ("MostPopular signal", lambda: MostPopular(10, 2, signal="views"), r"MostPopular.signal: expected one of .*received 'views'"),
+        ("ItemKNN neighbours", lambda: ItemKNN(10, 2, neighbours=0), r"ItemKNN.neighbours: expected an integer >= 1, received 0"),
+        ("ItemKNN K > A", lambda: ItemKNN(3, 4), r"ItemKNN.slate_size: expected an integer in \[1, 3\], received 4"),
+        ("ALS factors", lambda: ImplicitALS(10, 2, factors=0), r"ImplicitALS.factors: expected an integer in \[1, 512\], received 0"),
+        ("ALS regularization", lambda: ImplicitALS(10, 2, regularization=0.0), r"ImplicitALS.regularization: expected a finite number in \(0.0, inf\)"),
+        ("ALS refit", lambda: ImplicitALS(10, 2, refit_every=1.5), r"ImplicitALS.refit_every: expected an integer"),
+        ("EpsilonGreedy eps<0", lambda: EpsilonGreedy(10, 2, epsilon=-0.1), r"EpsilonGreedy.epsilon: expected a finite number in \[0.0, inf\), received -0.1"),
+        ("EpsilonGreedy constant>1", lambda: EpsilonGreedy(10, 2, epsilon=2.0, schedule="constant"), r"EpsilonGreedy.epsilon: expected a finite number in \[0.0, 1.0\], received 2.0"),
+        ("EpsilonGreedy schedule", lambda: EpsilonGreedy(10, 2, schedule="linear"), r"EpsilonGreedy.schedule: expected one of .*received 'linear'"),
+        ("UCB1 exploration", lambda: UCB1(10, 2, exploration=float("nan")), r"UCB1.exploration: expected a finite number"),
+        ("UCB1 scope", lambda: UCB1(10, 2, scope="all"), r"UCB1.scope: expected one of 'user', 'shared', received 'all'"),
+        ("UCB1 feedback", lambda: UCB1(10, 2, feedback="clicks"), r"UCB1.feedback: expected one of 'slate', 'examined', received 'clicks'"),
+        ("UCB1 seed", lambda: UCB1(10, 2, seed=-1), r"UCB1.seed: expected an integer >= 0, received -1"),
+        ("TS prior", lambda: BernoulliTS(10, 2, prior_alpha=0.0), r"BernoulliTS.prior_alpha: expected a finite number in \(0.0, inf\), received 0.0"),
+        ("TS real signal", lambda: BernoulliTS(10, 2, signal="watch_time"), r"BernoulliTS.signal: expected one of 'clicked', .*received 'watch_time'"),
+        ("InSlateTS K", lambda: InSlateTS(10, 0), r"InSlateTS.slate_size: expected an integer in \[1, 10\], received 0"),
+        ("TopKUCB weights len", lambda: TopKUCB(10, 2, position_weights=(1.0,)), r"TopKUCB.position_weights: expected 2 examination probabilities in \(0, 1\]"),
+        ("TopKUCB weights up", lambda: TopKUCB(10, 2, position_weights=(0.5, 1.0)), r"TopKUCB.position_weights: expected non-increasing weights"),
+        ("CascadeUCB1 exploration", lambda: CascadeUCB1(10, 2, exploration=-1), r"CascadeUCB1.exploration: expected a finite number in \[0.0, inf\), received -1"),
+        ("CascadeKLUCB iterations", lambda: CascadeKLUCB(10, 2, iterations=0), r"CascadeKLUCB.iterations: expected an integer in \[1, 60\], received 0"),
+        ("LinUCB dim", lambda: LinUCB(0, 2), r"LinUCB.dim: expected an integer >= 1, received 0"),
+        ("LinUCB model", lambda: LinUCB(4, 2, model="hybrid"), r"LinUCB.model: expected one of 'shared', 'disjoint', received 'hybrid'"),
+        ("LinUCB disjoint no catalog", lambda: LinUCB(4, 2, model="disjoint", scope="shared"), r"LinUCB.num_items: expected the catalog size"),
+        ("LinUCB disjoint per user", lambda: LinUCB(4, 2, model="disjoint", num_items=5), r"LinUCB.scope: expected 'shared' for the disjoint model"),
+        ("LinUCB ridge", lambda: LinUCB(4, 2, ridge=0), r"LinUCB.ridge: expected a finite number in \(0.0, inf\), received 0"),
+        ("LinUCB covariance", lambda: LinUCB(4, 2, covariance="low-rank"), r"LinUCB.covariance: expected one of 'full', 'diag'"),
+        ("DiagLinUCB key", lambda: DiagLinUCB(4, 2, num_items=5, context_key=""), r"DiagLinUCB.context_key: expected an observation key"),
+        ("LinTS scale", lambda: LinTS(4, 2, scale=-1.0), r"LinTS.scale: expected a finite number in \[0.0, inf\), received -1.0"),
+        ("LinTS in_slate", lambda: LinTS(4, 2, in_slate="yes"), r"LinTS.in_slate: expected True or False, received 'yes'"),
+    ]
+
+
+@pytest.mark.parametrize(("label", "call", "match"), _policy_cases(), ids=lambda x: x if isinstance(x, str) else "")
+def test_policy_constructor_rejects(label: str, call: Callable, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        call()
+
+
+def _recommend_cases() -> list:
+    from recarena.agents import UCB1, ItemKNN, LinUCB
+
+    ids = np.broadcast_to(np.arange(5), (2, 5))
+    good = {"user_id": np.arange(2), "candidate_ids": ids}
+    feats = {"candidate_features": np.zeros((2, 5, 3))}
+    return [
+        ("no info", lambda: UCB1(5, 2).recommend({"x": np.zeros((2, 1))}, None), r"UCB1.recommend info: expected the env's info with 'candidate_ids'"),
+        ("id out of catalog", lambda: UCB1(4, 2).recommend({}, good), r"candidate_ids'\]: expected catalog ids in \[0, 4\) \(num_items=4\), received 'ids in \[0, 4\]'"),
+        ("too few candidates", lambda: UCB1(10, 6).recommend({}, good), r"UCB1.recommend candidates: expected at least slate_size=6 candidates, received 5"),
+        ("user ids per row", lambda: ItemKNN(5, 2).recommend({}, good | {"user_id": np.arange(3)}), r"info\['user_id'\]: expected one user id per row \(2 rows\)"),
+        ("missing features", lambda: LinUCB(3, 2).recommend({}, good), r"LinUCB.recommend obs: expected an observation with a 'candidate_features' entry"),
+        ("feature dim", lambda: LinUCB(4, 2).recommend(feats, good), r"expected 2 rows of 4-dimensional features \(dim=4\), received \(2, 5, 3\)"),
+        ("update before recommend", lambda: LinUCB(3, 2).update(feats, np.zeros((2, 2), int), None, None), r"LinUCB.update: expected update\(\) after recommend\(\)"),
+        ("update slate shape", lambda: UCB1(5, 2).update({}, np.zeros((2, 3), int), None, None, good), r"UCB1.update slates: expected shape \(2, 2\), received \(2, 3\)"),
+    ]
+
+
+@pytest.mark.parametrize(("label", "call", "match"), _recommend_cases(), ids=lambda x: x if isinstance(x, str) else "")
+def test_policy_recommend_rejects(label: str, call: Callable, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        call()

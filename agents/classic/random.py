@@ -17,10 +17,10 @@ class RandomPolicy:
     name = "random"
     is_oracle = False
 
-    def __init__(self, num_candidates: int, slate_size: int, seed: int | None = None) -> None:
+    def __init__(self, num_candidates: int, slate_size: int, seed: int | None = 0) -> None:
         self.num_candidates = check_int(num_candidates, "RandomPolicy.num_candidates", 1)
         self.slate_size = check_int(slate_size, "RandomPolicy.slate_size", 1, self.num_candidates)
-        self._seed = seed
+        self._seed = None if seed is None else check_int(seed, "RandomPolicy.seed", 0)
         self._rng = np.random.default_rng(seed)
 
     def reset(self) -> None:
