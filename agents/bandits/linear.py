@@ -164,6 +164,19 @@ class LinearBandit:
                 v = x @ self.a_inv[0]
             return np.einsum("ncd,nd->nc", x, theta), np.einsum("ncd,ncd->nc", v, x)
         # disjoint: keys (N, C) item ids, x (N, d) user contexts
+        if keys.shape[0] > 1 and (keys == keys[:1]).all():
+            # every row scores the same candidates (e.g. the whole catalog): per-item
+            # quantities once, then dense products over users (BLAS)
+            k0 = keys[0]
+            if self.covariance == "diag":
+                inv = 1.0 / self.a_diag[k0]  # (C, d)
+                return x @ (self.b[k0] * inv).T, (x * x) @ inv.T
+            d = self.dim
+            a_inv = self.a_inv[k0]  # (C, d, d)
+            v = (a_inv.reshape(-1, d) @ x.T).reshape(k0.size, d, x.shape[0])  # (C, d, N)
+            var = np.einsum("cdn,nd->nc", v, x)
+            mean = np.einsum("cdn,cd->nc", v, b[k0])
+            return mean, var
         if self.covariance == "diag":
             inv = 1.0 / self.a_diag[keys]  # (N, C, d)
             return (np.einsum("ncd,ncd,nd->nc", self.b[keys], inv, x),

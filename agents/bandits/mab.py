@@ -34,9 +34,25 @@ BINARY_SIGNALS = ("clicked", "liked", "shared", "followed")
 
 
 def rank_random_ties(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """The ``k`` best entries of each row, best first, ties broken uniformly at random."""
-    order = np.lexsort((rng.random(scores.shape), -scores), axis=-1)
-    return order[:, :k]
+    """The ``k`` best entries of each row, best first, ties broken uniformly at random.
+
+    Long rows take the ``k`` best by ``argpartition`` and sort only those; rows where the
+    k-th value is tied with entries left outside fall back to a full random-key sort, so
+    the tie-breaking is exactly uniform either way."""
+    n, c = scores.shape
+    noise = rng.random(scores.shape)
+    if c <= 256 or k >= c:
+        return np.lexsort((noise, -scores), axis=-1)[:, :k]
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(scores, part, axis=1)
+    kth = top.min(axis=1)
+    boundary = (scores == kth[:, None]).sum(axis=1) > (top == kth[:, None]).sum(axis=1)
+    order = np.lexsort((np.take_along_axis(noise, part, axis=1), -top), axis=-1)
+    out = np.take_along_axis(part, order, axis=1)
+    if boundary.any():
+        rows = np.flatnonzero(boundary)
+        out[rows] = np.lexsort((noise[rows], -scores[rows]), axis=-1)[:, :k]
+    return out
 
 
 class ItemBandit:

@@ -213,3 +213,18 @@ def test_cascade_bandits_have_logarithmic_looking_regret(cls) -> None:
     last, before = cum[8000 - 1] - cum[4000 - 1], cum[4000 - 1] - cum[2000 - 1]
     assert last < 1.3 * before, f"regret added over [4000, 8000] {last:.1f}, [2000, 4000] {before:.1f}"
     assert cum[-1] < 0.3 * random[-1]
+
+
+@pytest.mark.parametrize("cov", ["full", "diag"])
+def test_shared_candidate_fast_path_equals_per_row_scoring(cov: str) -> None:
+    """Rows scoring the same candidates take a BLAS path; it must equal row-by-row."""
+    rng = np.random.default_rng(1)
+    p = LinUCB(4, 1, model="disjoint", scope="shared", num_items=30, covariance=cov)
+    p._learn(rng.integers(0, 30, 200), rng.normal(size=(200, 4)), rng.normal(size=200))
+    x = rng.normal(size=(5, 4))
+    keys = np.broadcast_to(rng.permutation(30)[:12], (5, 12))
+    mean, var = p._mean_var(x, keys)
+    for n in range(5):
+        m1, v1 = p._mean_var(x[n:n + 1], keys[n:n + 1])
+        np.testing.assert_allclose(mean[n], m1[0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(var[n], v1[0], rtol=1e-10, atol=1e-12)
