@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_retention.py
 	$(BIN)/python benchmarks/bench_recsim_baselines.py
 	$(BIN)/python benchmarks/bench_short_video.py
+	$(BIN)/python benchmarks/bench_policies.py
+	$(BIN)/python benchmarks/bench_policy_table.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
