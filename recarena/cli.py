@@ -33,9 +33,14 @@ def _mean_ci(values: np.ndarray) -> tuple[float, float]:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     import recarena
+    from recarena.agents import list_policies
 
+    print("environments:")
     for env_id in recarena.list_envs():
-        print(env_id)
+        print(f"  {env_id}")
+    print("policies (recarena.agents.make_policy(name, env, **arguments)):")
+    for entry in list_policies():
+        print(f"  {entry.name:22s} {entry.summary} [{entry.paper}]")
     return 0
 
 
@@ -68,7 +73,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recarena", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list", help="list the registered environments")
+    p_list = sub.add_parser("list", help="list the registered environments and policies")
     p_list.set_defaults(func=_cmd_list)
     p_demo = sub.add_parser("demo", help="random vs oracle policies on an environment")
     p_demo.add_argument("--env", default="recarena/InterestEvolution-v0", help="environment id")

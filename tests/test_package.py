@@ -39,6 +39,7 @@ def test_import_and_env_build_do_not_import_torch() -> None:
 def test_cli_list_and_demo() -> None:
     out = _run(["-m", "recarena.cli", "list"])
     assert out.returncode == 0 and "recarena/InterestEvolution-v0" in out.stdout
+    assert "cascade_kl_ucb" in out.stdout and "Kveton et al. 2015" in out.stdout
     out = _run(["-m", "recarena.cli", "demo", "--episodes", "3"])
     assert out.returncode == 0, out.stderr
     for name in ("random", "greedy_oracle", "quality_oracle"):
