@@ -195,16 +195,22 @@ class UserRows:
         return n if self.per_user else 1
 
 
-def candidate_ids(info: dict[str, Any] | None, n: int, c: int, owner: str) -> np.ndarray:
-    """``info["candidate_ids"]`` as ``(n, c)`` int64, or a clear error."""
+def candidate_ids(info: dict[str, Any] | None, n: int, owner: str,
+                  num_items: int | None = None) -> np.ndarray:
+    """``info["candidate_ids"]`` as ``(n, C)`` int64, checked against a catalog of
+    ``num_items`` when given, or a clear error."""
     if info is None or "candidate_ids" not in info:
         raise ConfigError(f"{owner}.recommend info", None if info is None else sorted(info),
                           "the env's info with 'candidate_ids' (catalog ids of the candidates)")
     ids = np.asarray(info["candidate_ids"], dtype=np.int64)
     if ids.ndim == 1:
         ids = ids[None]
-    if ids.shape != (n, c):
-        raise ConfigError(f"{owner}.recommend info['candidate_ids']", ids.shape, f"shape ({n}, {c})")
+    if ids.ndim != 2 or ids.shape[0] != n:
+        raise ConfigError(f"{owner}.recommend info['candidate_ids']", ids.shape, f"shape ({n}, C)")
+    if num_items is not None and ids.size and (ids.min() < 0 or ids.max() >= num_items):
+        raise ConfigError(f"{owner}.recommend info['candidate_ids']",
+                          f"ids in [{ids.min()}, {ids.max()}]",
+                          f"catalog ids in [0, {num_items}) (num_items={num_items})")
     return ids
 
 

@@ -129,12 +129,7 @@ class LinearBandit:
             keys = self.rows.index(n)
         else:
             x = observation(obs, self.context_key, owner, 2)
-            c = np.asarray(info["candidate_ids"]).shape[-1] if info and "candidate_ids" in info else 0
-            keys = candidate_ids(info, n, c, owner)
-            if keys.size and (keys.min() < 0 or keys.max() >= int(self.num_items)):
-                raise ConfigError(f"{owner}.recommend info['candidate_ids']",
-                                  f"ids in [{keys.min()}, {keys.max()}]",
-                                  f"catalog ids in [0, {self.num_items})")
+            keys = candidate_ids(info, n, owner, self.num_items)
         if x.shape[0] != n or x.shape[-1] != self.dim:
             key = self.feature_key if self.model == "shared" else self.context_key
             raise ConfigError(f"{owner}.recommend obs[{key!r}]", x.shape,

@@ -115,12 +115,8 @@ class ItemBandit:
             self._alloc(self.rows.size(n))
         elif self.rows.per_user and changed.size:
             self._clear(changed)
-        c = np.asarray(info["candidate_ids"]).shape[-1] if info and "candidate_ids" in info else 0
-        ids = candidate_ids(info, n, c, owner)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_items):
-            raise ConfigError(f"{owner}.recommend info['candidate_ids']",
-                              f"ids in [{ids.min()}, {ids.max()}]",
-                              f"catalog ids in [0, {self.num_items}) (num_items={self.num_items})")
+        ids = candidate_ids(info, n, owner, self.num_items)
+        c = ids.shape[1]
         if c < self.slate_size:
             raise ConfigError(f"{owner}.recommend candidates", c,
                               f"at least slate_size={self.slate_size} candidates")

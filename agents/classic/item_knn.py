@@ -101,8 +101,7 @@ class ItemKNN:
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         n = batch_size(obs, info, "ItemKNN")
-        c = np.asarray(info["candidate_ids"]).shape[-1] if info and "candidate_ids" in info else 0
-        ids = candidate_ids(info, n, c, "ItemKNN")
+        ids = candidate_ids(info, n, "ItemKNN")
         self.recent.sync(info, n)
         self._last_ids = ids
         self._last_users = self.recent.rows.users

@@ -136,8 +136,7 @@ class ImplicitALS:
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         n = batch_size(obs, info, "ImplicitALS")
-        c = np.asarray(info["candidate_ids"]).shape[-1] if info and "candidate_ids" in info else 0
-        ids = candidate_ids(info, n, c, "ImplicitALS")
+        ids = candidate_ids(info, n, "ImplicitALS")
         self.recent.sync(info, n)
         self._last_ids = ids
         self._last_users = self.recent.rows.users

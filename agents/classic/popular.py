@@ -43,8 +43,7 @@ class MostPopular:
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         n = batch_size(obs, info, "MostPopular")
-        c = np.asarray(info["candidate_ids"]).shape[-1] if info and "candidate_ids" in info else 0
-        ids = candidate_ids(info, n, c, "MostPopular")
+        ids = candidate_ids(info, n, "MostPopular")
         self._last_ids = ids
         return rank_random_ties(self.counts[ids], self.slate_size, self._rng)
 

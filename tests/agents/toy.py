@@ -6,25 +6,15 @@ rather than noisy returns."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-
-class ToyResponse(NamedTuple):
-    clicked: np.ndarray
-    examined: np.ndarray
-    watch_time: np.ndarray
-    liked: np.ndarray
-    shared: np.ndarray
-    followed: np.ndarray
-    left: np.ndarray
+from recarena.simulators.core import Response
 
 
 def _response(clicked: np.ndarray, value: np.ndarray | None = None,
-              examined: np.ndarray | None = None) -> ToyResponse:
+              examined: np.ndarray | None = None) -> Response:
     z = np.zeros(clicked.shape, dtype=bool)
-    return ToyResponse(clicked, np.ones_like(z) if examined is None else examined,
+    return Response(clicked, np.ones_like(z) if examined is None else examined,
                        clicked.astype(float) if value is None else value, z, z, z,
                        np.zeros(clicked.shape[0], dtype=bool))
 
