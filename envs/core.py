@@ -109,9 +109,18 @@ class ArrayCore:
         truncated &= ~terminated
         return terminated, truncated
 
+    def slate_meta(self, out: Any) -> dict[str, np.ndarray]:
+        """Public metadata of the shown items, ``(N, K)`` each: ``topic`` and/or
+        ``creator_id`` where the family has them (a platform knows both)."""
+        return {}
+
     def step_info(self, out: Any) -> dict[str, Any]:
-        """Batched per-step info: the step's ``response`` and ``slate_item_ids``."""
-        return {"response": out.response, "slate_item_ids": out.item_id}
+        """Batched per-step info: the step's ``response``, ``slate_item_ids`` and, where the
+        family has them, ``slate_topics`` / ``slate_creator_ids``."""
+        info = {"response": out.response, "slate_item_ids": out.item_id}
+        for key, arr in self.slate_meta(out).items():
+            info[f"slate_{key}s"] = arr
+        return info
 
     def single_info(self, out: Any | None) -> dict[str, Any]:
         """The single env's info: row 0, one-number oracle entries as Python floats."""
@@ -124,6 +133,8 @@ class ArrayCore:
             info["response"] = Response._make([a[0] for a in out.response])
             info["examined"] = out.response.examined[0]
             info["slate_item_ids"] = out.item_id[0]
+            for key, arr in self.slate_meta(out).items():
+                info[f"slate_{key}s"] = arr[0]
         return info
 
     def render_row(self, row: int, out: Any | None, detail: bool) -> list[str]:

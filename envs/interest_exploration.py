@@ -73,6 +73,9 @@ class InterestExplorationCore(ArrayCore):
         world = ExplorationWorld(config.users, config.documents, c, k)
         super().__init__(config, world, c, k, space)
 
+    def slate_meta(self, out: ExplorationStep) -> dict[str, np.ndarray]:
+        return {"topic": out.topic}
+
     def observe(self, out: ExplorationStep | None) -> dict[str, np.ndarray]:
         cands, n, k = self.world.candidates, self.world.state.size, self.slate_size
         obs = {"candidate_topic": cands.topic.copy(),

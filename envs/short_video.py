@@ -155,6 +155,10 @@ class ShortVideoCore(ArrayCore):
         return {s: (1.0 if s == "skip" else -1.0) * out.signals[SIGNALS.index(s)].sum(axis=1)
                 for s in self.config.cost_signals}
 
+    def slate_meta(self, out: ShortVideoStep) -> dict[str, np.ndarray]:
+        corpus = self.world.corpus
+        return {"topic": corpus.topic[out.item_id], "creator_id": corpus.creator[out.item_id]}
+
     def step_info(self, out: ShortVideoStep) -> dict[str, Any]:
         info = super().step_info(out)
         info["signals"] = {s: out.signals[j] for j, s in enumerate(SIGNALS)}

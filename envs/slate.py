@@ -382,7 +382,9 @@ class SlateCore:
     # ----------------------------------------------------------------- info
     def step_info(self, out: WorldStep) -> dict[str, Any]:
         """Batched per-step info of the vector env (what happened in the step just taken)."""
-        info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id}
+        info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id,
+                                "slate_topics": out.slate.topic,
+                                "slate_creator_ids": out.slate.creator_id}
         if self.config.user_model.retention is not None:
             state = self.world.state
             assert state is not None
@@ -407,6 +409,8 @@ class SlateCore:
             info["response"] = Response._make([a[0] for a in out.response])
             info["examined"] = out.response.examined[0]
             info["slate_item_ids"] = out.slate.item_id[0]
+            info["slate_topics"] = out.slate.topic[0]
+            info["slate_creator_ids"] = out.slate.creator_id[0]
             if self.config.user_model.retention is not None:
                 info["day"] = float(state.day[0])
                 info["session_ended"] = bool(out.response.left[0])

@@ -1,0 +1,279 @@
+"""The event log: the one contract between simulation and analysis (../shared/DESIGN.md).
+
+A log is a folder of Parquet files in chunks, three tables:
+
+``impressions`` (one row per shown item)
+    ``run, seed, policy, step, day, user_id, session, position, item_id, creator_id, topic,
+    propensity, clicked, examined, watch_time, liked, shared, followed, left, terminated,
+    truncated, reward`` and columns prefixed ``oracle_`` holding privileged truth. ``step``
+    is the env step (one request per user row); ``day`` the user's calendar day (0 for envs
+    without a calendar); ``session`` the user's session number (0, 1, ...); ``position`` the
+    rank in the slate (0 on top); ``creator_id`` / ``topic`` are -1 where the env has none;
+    ``propensity`` is NaN unless the logging policy reports one; ``left``, ``terminated``
+    and ``truncated`` repeat the step's user-level value on every row of the slate;
+    ``reward`` is the step's reward on the slate's position-0 row and 0 elsewhere, so that
+    summing ``reward`` gives the return. ``oracle_relevance`` is the shown item's true
+    relevance (its attraction probability where the env has one, else its true score),
+    ``oracle_ideal_relevance`` the relevance of the best candidate *for that position*
+    (the position-th largest candidate relevance), so NDCG is computable from the log,
+    and every other per-candidate oracle entry ``X`` appears as ``oracle_X``.
+``snapshots`` (one row per user row every ``snapshot_every`` steps)
+    ``run, seed, policy, step, day, user_id`` plus the user's one-number oracle entries
+    (``oracle_budget``, ``oracle_satisfaction``, ...) and, where the env reports an
+    interest vector, ``oracle_interest_0 .. oracle_interest_{d-1}``.
+``candidates`` (optional, one row per candidate; fairness-relevance frontiers need it)
+    ``run, seed, policy, step, user_id, item_id, oracle_relevance``.
+
+Writers flush every ``chunk_rows`` rows, so a crash loses at most one chunk; readers take
+a run folder, a unit folder or a list of files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recarena.errors import ConfigError, DataError
+
+__all__ = [
+    "IMPRESSION_COLUMNS",
+    "ImpressionRecorder",
+    "TableWriter",
+    "read_table",
+    "relevance_of",
+]
+
+#: the fixed (non-oracle) impression columns, in order
+IMPRESSION_COLUMNS = (
+    "run", "seed", "policy", "step", "day", "user_id", "session", "position", "item_id",
+    "creator_id", "topic", "propensity", "clicked", "examined", "watch_time", "liked",
+    "shared", "followed", "left", "terminated", "truncated", "reward",
+)
+TABLES = ("impressions", "snapshots", "candidates")
+
+
+class TableWriter:
+    """Append column batches (dicts of equal-length 1-D arrays) to ``folder/table-NNNNN.parquet``.
+
+    Buffers up to ``chunk_rows`` rows, then writes one Parquet file; :meth:`close` writes
+    the rest. Every file of a table has the same columns (those of the first batch).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], table: str, chunk_rows: int = 250_000) -> None:
+        if table not in TABLES:
+            raise ConfigError("TableWriter.table", table, "one of " + ", ".join(TABLES))
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.table = table
+        self.chunk_rows = int(chunk_rows)
+        self._parts: list[dict[str, np.ndarray]] = []
+        self._rows = 0
+        self._files = 0
+        self._columns: tuple[str, ...] | None = None
+
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        if self._columns is None:
+            self._columns = tuple(columns)
+        elif tuple(columns) != self._columns:
+            missing = set(self._columns) ^ set(columns)
+            raise DataError(f"{self.table}: every batch must have the same columns; "
+                            f"differs in {sorted(missing)}")
+        self._parts.append(columns)
+        self._rows += next(len(v) for v in columns.values() if isinstance(v, np.ndarray))
+        if self._rows >= self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._parts:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        assert self._columns is not None
+        arrays = {}
+        for name in self._columns:
+            parts = [p[name] for p in self._parts]
+            if isinstance(parts[0], np.ndarray):
+                arrays[name] = pa.array(np.concatenate(parts))
+            else:  # constant strings stored as (value, n)
+                arrays[name] = pa.array([v for value, n in parts for v in (value,) * n],
+                                        type=pa.string())
+        path = self.folder / f"{self.table}-{self._files:05d}.parquet"
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(pa.table(arrays), tmp, compression="zstd")
+        os.replace(tmp, path)  # a file either exists whole or not at all
+        self._files += 1
+        self._parts, self._rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+
+
+def table_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                table: str) -> list[Path]:
+    """The Parquet files of ``table`` under a run folder, unit folder or file list (sorted)."""
+    if isinstance(source, (str, os.PathLike)):
+        root = Path(source)
+        if not root.exists():
+            raise DataError(f"event log {str(root)!r} does not exist")
+        if root.is_file():
+            return [root]
+        return sorted(root.rglob(f"{table}-*.parquet"))
+    return [Path(p) for p in source]
+
+
+def read_table(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+               table: str = "impressions", columns: Iterable[str] | None = None) -> Any:
+    """Read a table of an event log as a pandas DataFrame (rows in file order).
+
+    Raises :class:`~recarena.errors.DataError` when ``source`` holds no file of the table.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    if table not in TABLES:
+        raise ConfigError("read_table.table", table, "one of " + ", ".join(TABLES))
+    files = table_files(source, table)
+    if not files:
+        raise DataError(f"no {table!r} files under {source!s} (expected {table}-NNNNN.parquet)")
+    cols = None if columns is None else list(columns)
+    frames = [pq.read_table(f, columns=cols).to_pandas() for f in files]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def relevance_of(oracle: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per-candidate true relevance ``(N, C)``: the attraction probability when the env has
+    one, else the true score; ``None`` without an oracle."""
+    if not oracle:
+        return None
+    if "attraction" in oracle:
+        return np.asarray(oracle["attraction"], dtype=np.float64)
+    if "scores" in oracle:
+        return np.asarray(oracle["scores"], dtype=np.float64)
+    return None
+
+
+def _const(value: str, n: int) -> tuple[str, int]:
+    return (value, n)
+
+
+class ImpressionRecorder:
+    """Turns batched env steps into event-log rows (all arrays, no per-user Python objects).
+
+    Call :meth:`step` after every ``envs.step`` with the info the slates were chosen on
+    (``info_before``: its ``user_id`` and ``oracle`` describe the users who saw the slates)
+    and the step's outputs. ``snapshot_every`` (steps; 0 = never) sets how often the
+    ``snapshots`` table gets a row per user; ``candidates=True`` also logs every
+    candidate's relevance.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], run: str, seed: int, policy: str,
+                 num_rows: int, snapshot_every: int = 10, candidates: bool = False,
+                 chunk_rows: int = 250_000) -> None:
+        self.run, self.seed, self.policy = str(run), int(seed), str(policy)
+        self.n = int(num_rows)
+        self.snapshot_every = int(snapshot_every)
+        self.log_candidates = bool(candidates)
+        self.impressions = TableWriter(folder, "impressions", chunk_rows)
+        self.snapshots = TableWriter(folder, "snapshots", chunk_rows)
+        self.candidates = TableWriter(folder, "candidates", chunk_rows) if candidates else None
+        self.session = np.zeros(self.n, dtype=np.int64)
+        self.rows = 0
+
+    def _head(self, m: int) -> dict[str, Any]:
+        return {"run": _const(self.run, m), "seed": np.full(m, self.seed, np.int64),
+                "policy": _const(self.policy, m)}
+
+    def step(self, t: int, info_before: dict[str, Any], slates: np.ndarray, reward: np.ndarray,
+             terminated: np.ndarray, truncated: np.ndarray, info_after: dict[str, Any],
+             day: np.ndarray | None = None, propensity: np.ndarray | None = None) -> None:
+        slates = np.asarray(slates, dtype=np.int64)
+        n, k = slates.shape
+        m = n * k
+        response = info_after["response"]
+        user = np.asarray(info_before["user_id"], dtype=np.int64)
+        day_arr = np.zeros(n) if day is None else np.asarray(day, dtype=np.float64)
+
+        def per_row(arr: Any, dtype: Any) -> np.ndarray:
+            return np.repeat(np.asarray(arr, dtype=dtype), k)
+
+        def meta(key: str) -> np.ndarray:
+            arr = info_after.get(key)
+            return np.full(m, -1, np.int64) if arr is None else np.asarray(arr, np.int64).ravel()
+
+        rew = np.zeros((n, k))
+        rew[:, 0] = reward
+        cols: dict[str, Any] = self._head(m) | {
+            "step": np.full(m, t, np.int64),
+            "day": per_row(day_arr, np.float64),
+            "user_id": per_row(user, np.int64),
+            "session": per_row(self.session, np.int64),
+            "position": np.tile(np.arange(k, dtype=np.int16), n),
+            "item_id": np.asarray(info_after["slate_item_ids"], np.int64).ravel(),
+            "creator_id": meta("slate_creator_ids"),
+            "topic": meta("slate_topics"),
+            "propensity": (np.full(m, np.nan) if propensity is None
+                           else np.asarray(propensity, np.float64).ravel()),
+            "clicked": np.asarray(response.clicked, bool).ravel(),
+            "examined": np.asarray(response.examined, bool).ravel(),
+            "watch_time": np.asarray(response.watch_time, np.float64).ravel(),
+            "liked": np.asarray(response.liked, bool).ravel(),
+            "shared": np.asarray(response.shared, bool).ravel(),
+            "followed": np.asarray(response.followed, bool).ravel(),
+            "left": per_row(response.left, bool),
+            "terminated": per_row(terminated, bool),
+            "truncated": per_row(truncated, bool),
+            "reward": rew.ravel(),
+        }
+        oracle = info_before.get("oracle") or {}
+        rel = relevance_of(oracle)
+        if rel is not None:
+            cols["oracle_relevance"] = np.take_along_axis(rel, slates, axis=1).ravel()
+            ideal = -np.sort(-rel, axis=1)[:, :k]
+            cols["oracle_ideal_relevance"] = ideal.ravel()
+            c = rel.shape[1]
+            for key, arr in oracle.items():
+                arr = np.asarray(arr)
+                if key not in ("attraction",) and arr.ndim == 2 and arr.shape == (n, c) \
+                        and arr.dtype.kind in "fiub":
+                    cols[f"oracle_{key}"] = np.take_along_axis(arr, slates, 1).astype(
+                        np.float64).ravel()
+        self.impressions.append(cols)
+        if self.candidates is not None and rel is not None:
+            ids = np.asarray(info_before["candidate_ids"], np.int64)
+            mc = ids.size
+            self.candidates.append(self._head(mc) | {
+                "step": np.full(mc, t, np.int64),
+                "user_id": np.repeat(user, ids.shape[1]),
+                "item_id": ids.ravel(), "oracle_relevance": rel.ravel()})
+        if self.snapshot_every and t % self.snapshot_every == 0:
+            self.snapshot(t, info_before, day_arr)
+        # session bookkeeping: a session ends when ``left``; a replaced user starts at 0
+        ended = np.asarray(response.left, bool)
+        done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        self.session = np.where(done, 0, self.session + ended)
+        self.rows += m
+
+    def snapshot(self, t: int, info: dict[str, Any], day: np.ndarray) -> None:
+        n = self.n
+        cols: dict[str, Any] = self._head(n) | {
+            "step": np.full(n, t, np.int64), "day": np.asarray(day, np.float64),
+            "user_id": np.asarray(info["user_id"], np.int64)}
+        for key, arr in (info.get("oracle") or {}).items():
+            arr = np.asarray(arr)
+            if arr.shape == (n,) and arr.dtype.kind in "fiub":
+                cols[f"oracle_{key}"] = arr.astype(np.float64)
+            elif key == "interests" and arr.ndim == 2 and arr.shape[0] == n:
+                for j in range(arr.shape[1]):
+                    cols[f"oracle_interest_{j}"] = arr[:, j].astype(np.float64)
+        self.snapshots.append(cols)
+
+    def close(self) -> None:
+        self.impressions.close()
+        self.snapshots.close()
+        if self.candidates is not None:
+            self.candidates.close()

@@ -1,0 +1,357 @@
+"""The scenario runner: every (seed, policy) unit, in parallel, resumable, logged.
+
+A *unit* is one policy facing one seed's users for the scenario's horizon, in one batched
+vector env. Units are independent, so they run in any order and in parallel: in worker
+processes on one machine (``workers``), or on a Ray cluster (``backend="ray"``, the
+``recarena[ray]`` extra) for users who outgrow one machine.
+
+**Common random numbers.** Within a seed every policy faces the same users and the same
+exogenous randomness: the env is reset with the seed, and the world keeps separate random
+streams for users, candidates, responses and dynamics (``SeedSequence.spawn``), so what a
+policy does never shifts the draws another policy sees. Comparisons are paired by seed
+(``summary.json`` has CIs of the differences to the baseline policy).
+
+**Run folder**::
+
+    manifest.json         the scenario, resolved env facts, versions, git commit, seeds, wall time
+    units/<unit>/         impressions-*.parquet, snapshots-*.parquet, [candidates-*.parquet],
+                          metrics.parquet (per-step aggregates), unit.json (written last:
+                          the unit is finished when it exists)
+    metrics.parquet       the units' per-step aggregates, concatenated
+    summary.json          per policy and metric: mean and CI across seeds, paired differences
+    report.md, plots/     written by :func:`recarena.analysis.report.write_report`
+
+**Resume.** A run that stops (Ctrl-C, a killed worker, a crash) keeps every finished unit.
+``run_scenario(resume=run_dir)`` deletes the unfinished units' partial files and runs only
+those; because every unit is deterministic given its seed, the result equals an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recarena.errors import ConfigError, RecArenaError
+from recarena.scenarios.spec import Scenario, scenario_from_dict
+from recarena.validation import check_int
+
+__all__ = ["Unit", "finalize", "run_scenario", "run_unit", "units_of"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One (seed, policy) pair and its folder name."""
+
+    seed: int
+    policy: str
+
+    @property
+    def key(self) -> str:
+        return f"seed{self.seed}-{self.policy}"
+
+
+def units_of(spec: Scenario) -> list[Unit]:
+    """The scenario's units, seed-major (all policies of seed 0 first)."""
+    return [Unit(s, p.name) for s in spec.run.seed_list() for p in spec.policies]
+
+
+def _env_id(env_id: str) -> str:
+    return env_id if env_id.startswith("recarena/") else f"recarena/{env_id}"
+
+
+def _make_env(spec: Scenario, users: int) -> Any:
+    import gymnasium as gym
+
+    import recarena
+
+    env_id = _env_id(spec.env.id)
+    if env_id not in recarena.list_envs():
+        raise ConfigError("env.id", spec.env.id, "a registered id: " + ", ".join(recarena.list_envs()))
+    try:
+        return gym.make_vec(env_id, num_envs=users, vectorization_mode="vector_entry_point",
+                            **spec.env.config)
+    except ConfigError as exc:
+        raise ConfigError(f"env.config: {exc.field}", exc.received, exc.expected) from None
+    except TypeError as exc:
+        raise ConfigError("env.config", spec.env.config,
+                          f"keyword arguments of {env_id}'s constructor ({exc})") from None
+
+
+def check_scenario(spec: Scenario) -> dict[str, Any]:
+    """Build the env and every policy once (one user) so that a bad env config or policy
+    argument fails before anything runs. Returns resolved facts for the manifest."""
+    from recarena.agents import make_policy
+
+    env = _make_env(spec, 1)
+    try:
+        for i, p in enumerate(spec.policies):
+            try:
+                make_policy(p.registry_name, env, **p.args)
+            except ConfigError as exc:
+                raise ConfigError(f"policies.{i} ({p.name}): {exc.field}", exc.received,
+                                  exc.expected) from None
+        core = env.unwrapped.core
+        return {"env_id": _env_id(spec.env.id), "env_config": repr(env.unwrapped.config),
+                "num_items": core.num_items, "num_candidates": int(core.num_candidates),
+                "slate_size": int(core.slate_size)}
+    finally:
+        env.close()
+
+
+# --------------------------------------------------------------------------- one unit
+def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -> dict[str, Any]:
+    """Simulate one unit and write its folder; returns the contents of ``unit.json``.
+
+    Top-level and taking plain data so that worker processes and Ray can run it."""
+    from recarena.agents import make_policy
+    from recarena.agents.base import public_info
+    from recarena.analysis.engagement import per_step
+    from recarena.analysis.summary import unit_metrics
+    from recarena.eventlog import ImpressionRecorder, read_table
+
+    spec = scenario_from_dict(spec_data)
+    t0 = time.perf_counter()
+    folder = Path(unit_dir)
+    if folder.exists():
+        shutil.rmtree(folder)  # a partial unit from an interrupted run
+    folder.mkdir(parents=True)
+    entry = next(p for p in spec.policies if p.name == policy)
+    envs = _make_env(spec, spec.run.users)
+    try:
+        pol = make_policy(entry.registry_name, envs, **entry.args)
+        world = getattr(envs.unwrapped, "world", None)
+        rec = ImpressionRecorder(folder, spec.name, seed, policy, spec.run.users,
+                                 snapshot_every=spec.log.snapshot_every,
+                                 candidates=spec.log.candidates, chunk_rows=spec.log.chunk_rows)
+        learn = callable(getattr(pol, "update", None))
+        pol.reset()
+        obs, info = envs.reset(seed=seed)
+        first_active = np.ones(spec.run.users, dtype=bool)
+        for t in range(spec.run.steps):
+            seen = info if pol.is_oracle else public_info(info)
+            slates = np.asarray(pol.recommend(obs, seen))
+            state = getattr(world, "state", None)
+            day = getattr(state, "day", None)
+            day = None if day is None else np.array(day, dtype=np.float64)
+            next_obs, reward, term, trunc, next_info = envs.step(slates)
+            rec.step(t, info, slates, reward, term, trunc, next_info, day=day)
+            if learn:
+                pol.update(obs, slates, next_info["response"], reward, seen)
+            obs, info = next_obs, next_info
+            first_active &= ~(term | trunc)
+            if spec.run.until == "first_episode" and not first_active.any():
+                break
+        rec.close()
+    finally:
+        envs.close()
+    num_items = envs.unwrapped.core.num_items
+    ev = read_table(folder, "impressions")
+    snaps = read_table(folder, "snapshots") if spec.log.snapshot_every else None
+    cands = read_table(folder, "candidates") if spec.log.candidates else None
+    per_step(ev).to_parquet(folder / "metrics.parquet", index=False)
+    result = {"seed": seed, "policy": policy, "steps": int(ev["step"].max()) + 1,
+              "impressions": len(ev), "metrics": unit_metrics(ev, snaps, cands, num_items,
+                                                                spec.report.window),
+              "wall_s": round(time.perf_counter() - t0, 3)}
+    tmp = folder / "unit.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
+    os.replace(tmp, folder / "unit.json")
+    return result
+
+
+# --------------------------------------------------------------------------- the run
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("recarena", "numpy", "pandas", "pyarrow", "gymnasium", "pydantic", "scipy",
+                 "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _progress(total: int, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    # disable=None: tqdm turns itself off when stderr is not a terminal
+    return tqdm(total=total, desc=desc, unit="unit", disable=True if quiet else None,
+                file=sys.stderr)
+
+
+def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | None = None,
+                 workers: int = 1, backend: str = "process", resume: str | os.PathLike[str] | None = None,
+                 quiet: bool = False, report: bool = True,
+                 on_unit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Run a scenario (or finish the run in ``resume``) and return the run folder.
+
+    Args:
+        spec: the validated scenario (ignored with ``resume``: the run's manifest has it).
+        out: run folder to create; default ``runs/<name>-<UTC time>``. Refused if it exists
+            and is not empty.
+        workers: parallel worker processes (``backend="process"``) or Ray tasks in flight.
+        backend: ``"process"`` (one machine) or ``"ray"`` (needs ``recarena[ray]``; joins
+            a running Ray instance or starts a local one).
+        resume: a run folder to finish: only units without ``unit.json`` run.
+        quiet: no progress bar.
+        report: write ``report.md`` and plots at the end.
+        on_unit: called with each finished unit's result (in completion order).
+    """
+    workers = check_int(workers, "workers", 1, 256)
+    if backend not in ("process", "ray"):
+        raise ConfigError("backend", backend, "'process' or 'ray'")
+    if resume is not None:
+        run_dir = Path(resume)
+        manifest_path = run_dir / "manifest.json"
+        if not manifest_path.is_file():
+            raise ConfigError("--resume", str(run_dir), "a run folder with a manifest.json")
+        manifest = json.loads(manifest_path.read_text())
+        spec = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
+    else:
+        if not isinstance(spec, Scenario):
+            raise ConfigError("spec", spec, "a Scenario (load_scenario(...))")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        run_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-{stamp}"
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ConfigError("--out", str(run_dir),
+                              "a new or empty folder (to finish an interrupted run there, "
+                              "use --resume)")
+        resolved = check_scenario(spec)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        manifest = {"scenario": spec.model_dump(mode="json"), "resolved": resolved,
+                    "seeds": spec.run.seed_list(), "units": [u.key for u in units_of(spec)],
+                    "versions": _versions(), "git_commit": _git_commit(),
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "wall_s": None}
+        _write_json(run_dir / "manifest.json", manifest)
+    t0 = time.perf_counter()
+    todo = [u for u in units_of(spec) if not (run_dir / "units" / u.key / "unit.json").is_file()]
+    data = spec.model_dump(mode="json")
+    bar = _progress(len(todo), spec.name, quiet)
+
+    def done(result: dict[str, Any]) -> None:
+        bar.update(1)
+        if on_unit is not None:
+            on_unit(result)
+
+    try:
+        if backend == "ray":
+            _run_ray(data, todo, run_dir, workers, done)
+        elif workers == 1 or len(todo) <= 1:
+            for u in todo:
+                done(run_unit(data, u.seed, u.policy, str(run_dir / "units" / u.key)))
+        else:
+            _run_pool(data, todo, run_dir, workers, done)
+    finally:
+        bar.close()
+    manifest["wall_s"] = round(float(manifest.get("wall_s") or 0.0) + time.perf_counter() - t0, 3)
+    _write_json(run_dir / "manifest.json", manifest)
+    finalize(run_dir, report=report)
+    return run_dir
+
+
+def _run_pool(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int,
+              done: Callable[[dict[str, Any]], None]) -> None:
+    import multiprocessing as mp
+
+    # spawn, not fork: workers must not inherit threads (BLAS, Ray, tqdm) or locks
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                             mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(run_unit, data, u.seed, u.policy, str(run_dir / "units" / u.key))
+                   for u in todo}
+        try:
+            while futures:
+                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    done(f.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _run_ray(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int,
+             done: Callable[[dict[str, Any]], None]) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("backend", "ray", "an installed Ray (pip install 'recarena[ray]')") from None
+    if not ray.is_initialized():
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(run_unit)
+    pending = list(todo)
+    inflight: list[Any] = []
+    while pending or inflight:
+        while pending and len(inflight) < workers:
+            u = pending.pop(0)
+            inflight.append(remote.remote(data, u.seed, u.policy, str(run_dir / "units" / u.key)))
+        ready, inflight = ray.wait(inflight, num_returns=1)
+        done(ray.get(ready[0]))
+
+
+def finalize(run_dir: str | os.PathLike[str], report: bool = True) -> dict[str, Any]:
+    """Write ``summary.json`` and ``metrics.parquet`` (and the report) from finished units.
+
+    Raises :class:`~recarena.errors.RecArenaError` when units are missing (resume the run)."""
+    import pandas as pd
+
+    from recarena.analysis.summary import METRICS, aggregate
+
+    run_dir = Path(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    spec = scenario_from_dict(manifest["scenario"])
+    units = units_of(spec)
+    missing = [u.key for u in units if not (run_dir / "units" / u.key / "unit.json").is_file()]
+    if missing:
+        raise RecArenaError(f"{len(missing)} unit(s) unfinished ({', '.join(missing[:4])}"
+                            f"{', ...' if len(missing) > 4 else ''}); finish them with "
+                            f"`recarena run --resume {run_dir}`")
+    per_unit = {}
+    frames = []
+    for u in units:
+        res = json.loads((run_dir / "units" / u.key / "unit.json").read_text())
+        per_unit[(u.seed, u.policy)] = res["metrics"]
+        frames.append(pd.read_parquet(run_dir / "units" / u.key / "metrics.parquet"))
+    pd.concat(frames, ignore_index=True).to_parquet(run_dir / "metrics.parquet", index=False)
+    summary = {"scenario": spec.name, "env": manifest["resolved"]["env_id"],
+               "users": spec.run.users, "steps": spec.run.steps,
+               "metric_descriptions": {m: METRICS[m][0] for m in METRICS},
+               "higher_is_better": {m: METRICS[m][1] for m in METRICS}}
+    summary |= aggregate(per_unit, [p.name for p in spec.policies], spec.baseline)
+    _write_json(run_dir / "summary.json", summary)
+    if report:
+        from recarena.analysis.report import write_report
+
+        write_report(run_dir)
+    return summary
