@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m recarena.cli demo
+	$(BIN)/recarena run quickstart --workers 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from recarena.envs.core import batch_info
 from recarena.errors import ConfigError
 from recarena.validation import check_choice
 
@@ -61,20 +62,6 @@ def public_info(info: dict[str, Any] | None) -> dict[str, Any] | None:
     if info is None:
         return None
     return {key: value for key, value in info.items() if key != "oracle"}
-
-
-def batch_info(info: Any) -> Any:
-    """A single env's info as a batch of one: arrays gain a leading axis, numbers become
-    ``(1,)`` arrays, dicts and NamedTuples (a ``Response``) are batched entry by entry."""
-    if isinstance(info, dict):
-        return {key: batch_info(value) for key, value in info.items()}
-    if isinstance(info, tuple) and hasattr(info, "_fields"):
-        return type(info)._make(batch_info(v) for v in info)
-    if isinstance(info, np.ndarray):
-        return info[None]
-    if isinstance(info, (bool, int, float, np.number, np.bool_)):
-        return np.asarray([info])
-    return info
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

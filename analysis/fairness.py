@@ -106,9 +106,17 @@ def exposure_measures(counts: np.ndarray, num_items: int, k: int) -> dict[str, f
     j = slot ** 2 / (n * float((c ** 2).sum()))
     j_max = slot ** 2 / (n * (n * q ** 2 + r * (2 * q + 1)))
     jain_our = (j - k / n) / (j_max - k / n) if j_max > k / n else math.nan
-    clip = (lambda v: float(min(1.0, max(0.0, v))) if math.isfinite(v) else math.nan)
-    return {"gini": g, "gini_our": clip(gini_our), "ent_our": clip(ent_our),
-            "jain_our": clip(jain_our)}
+    return {"gini": g, "gini_our": _unit(gini_our), "ent_our": _unit(ent_our),
+            "jain_our": _unit(jain_our)}
+
+
+def _unit(v: float) -> float:
+    """``v`` (in [0, 1] by construction) with floating-point overshoot of 1e-9 removed."""
+    if not math.isfinite(v):
+        return math.nan
+    if -1e-9 < v < 0.0 or 1.0 < v < 1.0 + 1e-9:
+        return float(min(1.0, max(0.0, v)))
+    return float(v)
 
 
 def item_exposure_fairness(ev: pd.DataFrame, num_items: int) -> dict[str, float]:

@@ -15,7 +15,7 @@ import pandas as pd
 from recarena.analysis._frame import require, unit_keys
 from recarena.errors import ConfigError
 
-__all__ = ["churn_rate", "cumulative_return", "kaplan_meier", "retention_curve",
+__all__ = ["churn_rate", "cohort_return", "cumulative_return", "kaplan_meier", "retention_curve",
            "return_time", "user_lifetimes"]
 
 
@@ -98,6 +98,17 @@ def retention_curve(ev: pd.DataFrame, time: str = "step", grid: np.ndarray | Non
                                     "t": grid, "retained": surv}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=keys + ["t", "retained"])
+
+
+def cohort_return(ev: pd.DataFrame) -> float:
+    """Mean total reward of the users present at the log's first step (the initial
+    cohort), over everything the log holds of them: the long-term value of a policy."""
+    require(ev, ["step", "user_id", "reward"], "cohort_return")
+    first = ev["step"].min()
+    keys = unit_keys(ev) + ["user_id"]
+    cohort = ev.loc[ev["step"] == first, keys].drop_duplicates()
+    totals = ev.groupby(keys)["reward"].sum().reset_index()
+    return float(totals.merge(cohort, on=keys)["reward"].mean()) if len(cohort) else float("nan")
 
 
 def churn_rate(ev: pd.DataFrame) -> float:

@@ -17,6 +17,7 @@ __all__ = ["METRICS", "aggregate", "unit_metrics"]
 
 #: every headline metric: (description, higher is better?)
 METRICS: dict[str, tuple[str, bool]] = {
+    "cohort_return": ("total reward per user of the initial cohort over the run", True),
     "reward_per_step": ("mean reward per request", True),
     "ctr": ("clicks per impression", True),
     "watch_time_per_step": ("watch time per request", True),
@@ -66,6 +67,7 @@ def unit_metrics(ev: pd.DataFrame, snapshots: pd.DataFrame | None = None,
     for key in ("reward_per_step", "ctr", "watch_time_per_step", "clicks_per_session",
                 "session_length", "return_per_session"):
         out[key] = eng[key]
+    out["cohort_return"] = long_term.cohort_return(ev)
     out["churn_rate"] = long_term.churn_rate(ev)
     rt = long_term.return_time(ev)
     if math.isfinite(rt):

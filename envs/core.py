@@ -21,7 +21,7 @@ from recarena.errors import ConfigError
 from recarena.simulators.core import Response
 from recarena.validation import check_int
 
-__all__ = ["ArrayCore", "EnvConfig", "replace_fields"]
+__all__ = ["ArrayCore", "EnvConfig", "batch_info", "replace_fields"]
 
 
 def replace_fields(config: Any, changes: dict[str, Any]) -> Any:
@@ -31,6 +31,20 @@ def replace_fields(config: Any, changes: dict[str, Any]) -> Any:
         if key not in allowed:
             raise ConfigError(type(config).__name__, key, "a field among " + ", ".join(allowed))
     return dataclasses.replace(config, **changes)
+
+
+def batch_info(info: Any) -> Any:
+    """A single env's info as a batch of one: arrays gain a leading axis, numbers become
+    ``(1,)`` arrays, dicts and NamedTuples (a ``Response``) are batched entry by entry."""
+    if isinstance(info, dict):
+        return {key: batch_info(value) for key, value in info.items()}
+    if isinstance(info, tuple) and hasattr(info, "_fields"):
+        return type(info)._make(batch_info(v) for v in info)
+    if isinstance(info, np.ndarray):
+        return info[None]
+    if isinstance(info, (bool, int, float, np.number, np.bool_)):
+        return np.asarray([info])
+    return info
 
 
 @dataclasses.dataclass(frozen=True)

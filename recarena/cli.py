@@ -1,26 +1,40 @@
 """The ``recarena`` command line.
 
-Commands: ``list`` (registered environments) and ``demo`` (random vs oracle policies on
-InterestEvolution-v0, printed as a table). Exit codes: 0 success, 2 bad input, 1 anything
-else.
+Commands: ``list`` (environments, scenarios, policies), ``run`` (a scenario: built-in name
+or TOML file), ``report`` / ``plot`` (re-draw a finished run), ``compare`` (summaries of
+several runs side by side) and ``demo`` (a quick table of random vs oracle policies).
+Exit codes: 0 success, 2 bad input (a scenario key, a flag, a missing file: one paragraph,
+no traceback), 1 anything else (including Ctrl-C; finished units of a run are kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from recarena.errors import RecArenaError
+from recarena.errors import ConfigError, DataError, RecArenaError, UnknownEnvError
 
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags as our exit code 2 with one paragraph."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"recarena: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of a normal-approximation 95% confidence interval."""
+    """Mean and half-width of a Student-t 95% confidence interval."""
     from scipy import stats
 
     n = len(values)
@@ -34,13 +48,108 @@ def _mean_ci(values: np.ndarray) -> tuple[float, float]:
 def _cmd_list(args: argparse.Namespace) -> int:
     import recarena
     from recarena.agents import list_policies
+    from recarena.scenarios import builtin_scenarios, load_scenario
 
-    print("environments:")
-    for env_id in recarena.list_envs():
-        print(f"  {env_id}")
-    print("policies (recarena.agents.make_policy(name, env, **arguments)):")
-    for entry in list_policies():
-        print(f"  {entry.name:22s} {entry.summary} [{entry.paper}]")
+    what = args.what
+    if what in ("all", "envs"):
+        print("environments:")
+        for env_id in recarena.list_envs():
+            print(f"  {env_id}")
+    if what in ("all", "scenarios"):
+        print("scenarios (recarena run NAME):")
+        for name in builtin_scenarios():
+            desc = " ".join(load_scenario(name).description.split())
+            print(f"  {name:22s} {textwrap.shorten(desc, 90)}")
+    if what in ("all", "policies"):
+        print("policies (recarena.agents.make_policy(name, env, **arguments)):")
+        for entry in list_policies():
+            print(f"  {entry.name:22s} {entry.summary} [{entry.paper}]")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from recarena.analysis.report import format_table
+    from recarena.scenarios import load_scenario, run_scenario
+
+    if args.resume is not None:
+        if args.scenario is not None or args.set or args.seeds is not None or args.out:
+            raise ConfigError("--resume", args.resume, "no scenario, --set, --seeds or --out "
+                              "with it (the run folder's manifest fixes them)")
+        spec = None
+    else:
+        if args.scenario is None:
+            raise ConfigError("scenario", None, "a built-in scenario name or a .toml file "
+                              "(or --resume RUN_DIR)")
+        sets = list(args.set)
+        if args.seeds is not None:
+            sets.append(f"run.seeds={args.seeds}")
+        spec = load_scenario(args.scenario, sets)
+    t0 = time.perf_counter()
+    run_dir = run_scenario(spec, out=args.out, workers=args.workers, backend=args.backend,
+                           resume=args.resume, quiet=args.quiet)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    metrics = manifest["scenario"]["report"]["metrics"] or None
+    print(f"{summary['scenario']} on {summary['env']}: {summary['users']} users x "
+          f"{summary['steps']} steps, seeds {summary['seeds']} "
+          f"({time.perf_counter() - t0:.1f} s)\n")
+    print(format_table(summary, metrics, markdown=False))
+    print(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.md'})")
+    return 0
+
+
+def _run_dir(path: str) -> Path:
+    p = Path(path)
+    if not (p / "manifest.json").is_file():
+        raise ConfigError("RUN_DIR", path, "a run folder written by `recarena run` "
+                          "(with manifest.json)")
+    return p
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from recarena.scenarios.runner import finalize
+
+    run_dir = _run_dir(args.run_dir)
+    finalize(run_dir, report=True)
+    print(run_dir / "report.md")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from recarena.analysis.report import plot_run
+
+    run_dir = _run_dir(args.run_dir)
+    if not (run_dir / "summary.json").is_file():
+        raise ConfigError("RUN_DIR", args.run_dir, "a finished run (resume it first)")
+    for path in plot_run(run_dir):
+        print(path)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from recarena.analysis.report import format_table
+
+    if len(args.run_dirs) < 1:
+        raise ConfigError("RUN_DIR", args.run_dirs, "at least one run folder")
+    merged: dict = {}
+    for path in args.run_dirs:
+        run_dir = _run_dir(path)
+        sfile = run_dir / "summary.json"
+        if not sfile.is_file():
+            raise ConfigError("RUN_DIR", path, "a finished run (resume it first)")
+        s = json.loads(sfile.read_text())
+        if not merged:
+            merged = {k: v for k, v in s.items() if k != "policies"}
+            merged["policies"], merged["policy_order"] = {}, []
+        for pol in s.get("policy_order") or s["policies"]:
+            label = f"{run_dir.name}/{pol}"
+            entry = {m: {k: v for k, v in e.items() if k != "diff_vs_baseline"}
+                     for m, e in s["policies"][pol].items()}
+            merged["policies"][label] = entry
+            merged["policy_order"].append(label)
+    merged["baseline"] = merged["policy_order"][0]
+    print(format_table(merged, args.metric or None, markdown=args.markdown))
+    print("\n(rows from different runs are not paired: their CIs are per run)")
     return 0
 
 
@@ -71,15 +180,48 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recarena", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list", help="list the registered environments and policies")
-    p_list.set_defaults(func=_cmd_list)
-    p_demo = sub.add_parser("demo", help="random vs oracle policies on an environment")
-    p_demo.add_argument("--env", default="recarena/InterestEvolution-v0", help="environment id")
-    p_demo.add_argument("--episodes", type=int, default=200, help="episodes per policy")
-    p_demo.add_argument("--seed", type=int, default=0, help="first episode seed")
-    p_demo.set_defaults(func=_cmd_demo)
+    parser = _Parser(prog="recarena", description=__doc__.split("\n")[0],
+                     epilog="exit codes: 0 success, 2 bad input, 1 other errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("list", help="list environments, built-in scenarios and policies")
+    p.add_argument("what", nargs="?", default="all", choices=["all", "envs", "scenarios", "policies"])
+    p.set_defaults(func=_cmd_list)
+
+    from recarena.scenarios.spec import describe_schema
+
+    p = sub.add_parser("run", help="run a scenario (built-in name or .toml file)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="scenario keys (type, default, meaning):\n"
+                       + textwrap.indent(describe_schema(), "  "))
+    p.add_argument("scenario", nargs="?", help="built-in scenario name or path to a .toml file")
+    p.add_argument("--seeds", type=int, help="number of seeds (overrides run.seeds)")
+    p.add_argument("--out", help="run folder to create (default runs/NAME-TIME)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a scenario key, e.g. --set run.users=64 (repeatable)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--backend", choices=["process", "ray"], default="process",
+                   help="where units run: local processes, or Ray (recarena[ray])")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="(re)write summary.json, report.md and plots of a run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("plot", help="(re)draw the plots of a finished run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(func=_cmd_plot)
+    p = sub.add_parser("compare", help="summaries of finished runs side by side")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--metric", action="append", default=[], help="metric to show (repeatable)")
+    p.add_argument("--markdown", action="store_true", help="markdown table")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("demo", help="random vs oracle policies on an environment")
+    p.add_argument("--env", default="recarena/InterestEvolution-v0", help="environment id")
+    p.add_argument("--episodes", type=int, default=200, help="episodes per policy")
+    p.add_argument("--seed", type=int, default=0, help="first episode seed")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -88,11 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except RecArenaError as exc:
+    except (ConfigError, DataError, UnknownEnvError, FileNotFoundError) as exc:
         print(f"recarena: error: {exc}", file=sys.stderr)
         return 2
+    except RecArenaError as exc:
+        print(f"recarena: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("recarena: interrupted", file=sys.stderr)
+        print("recarena: interrupted; finished units are kept (recarena run --resume RUN_DIR)",
+              file=sys.stderr)
         return 1
 
 

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,9 @@ def check_scenario(spec: Scenario) -> dict[str, Any]:
                 raise ConfigError(f"policies.{i} ({p.name}): {exc.field}", exc.received,
                                   exc.expected) from None
         core = env.unwrapped.core
-        return {"env_id": _env_id(spec.env.id), "env_config": repr(env.unwrapped.config),
+        with np.printoptions(threshold=6, edgeitems=2):  # catalogs are long arrays
+            config_text = repr(env.unwrapped.config)
+        return {"env_id": _env_id(spec.env.id), "env_config": config_text,
                 "num_items": core.num_items, "num_candidates": int(core.num_candidates),
                 "slate_size": int(core.slate_size)}
     finally:
@@ -241,7 +243,7 @@ def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | Non
     else:
         if not isinstance(spec, Scenario):
             raise ConfigError("spec", spec, "a Scenario (load_scenario(...))")
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         run_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-{stamp}"
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ConfigError("--out", str(run_dir),
@@ -252,7 +254,7 @@ def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | Non
         manifest = {"scenario": spec.model_dump(mode="json"), "resolved": resolved,
                     "seeds": spec.run.seed_list(), "units": [u.key for u in units_of(spec)],
                     "versions": _versions(), "git_commit": _git_commit(),
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
                     "wall_s": None}
         _write_json(run_dir / "manifest.json", manifest)
     t0 = time.perf_counter()

@@ -176,6 +176,8 @@ def _error(exc: ValidationError, source: str) -> ConfigError:
     if err["type"] == "missing":
         return ConfigError(f"{source}: {path}", None, "a value (this key is required)")
     msg = err["msg"].removeprefix("Value error, ")
+    if msg.startswith("Input should be "):
+        msg = "a value that " + msg[len("Input "):].replace("should be", "is", 1)
     return ConfigError(f"{source}: {path}", err.get("input"), msg)
 
 
