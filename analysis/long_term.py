@@ -58,6 +58,8 @@ def kaplan_meier(durations: np.ndarray, churned: np.ndarray, grid: np.ndarray) -
     e = np.asarray(churned, dtype=bool)
     grid = np.asarray(grid, dtype=np.float64)
     times = np.unique(d[e])
+    if times.size == 0:  # nobody churned: everyone retained
+        return np.ones(grid.shape)
     surv = np.ones(times.size)
     s = 1.0
     for j, t in enumerate(times):
