@@ -303,3 +303,65 @@ def _recommend_cases() -> list:
 def test_policy_recommend_rejects(label: str, call: Callable, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+# ----------------------------------------------------------------- event log, analysis, runner
+def _analysis_cases() -> list:
+    import pandas as pd
+
+    from recarena.analysis import diversity, engagement, fairness, long_term
+    from recarena.errors import DataError
+    from recarena.eventlog import TableWriter, read_table
+    from recarena.scenarios import run_scenario, scenario_from_dict
+
+    ev = pd.DataFrame({"step": [0, 0], "user_id": [1, 1], "position": [0, 1],
+                       "item_id": [3, 4], "clicked": [True, False], "reward": [1.0, 0.0],
+                       "watch_time": [0.0, 0.0], "topic": [-1, -1], "creator_id": [-1, -1]})
+    spec = scenario_from_dict({"env": {"id": "recarena/Cascade-v0"},
+                               "policies": [{"name": "random"}]})
+    return [
+        ("read_table missing", lambda: read_table("/nonexistent/log"), DataError, "does not exist"),
+        ("read_table table", lambda: read_table(".", "clicks"), ConfigError, "impressions, snapshots"),
+        ("read_table empty", lambda: read_table("tests/analysis"), DataError,
+         "no 'impressions' files"),
+        ("writer table", lambda: TableWriter("/tmp", "nope"), ConfigError, "one of impressions"),
+        ("per_step window", lambda: engagement.per_step(ev, window=0), ConfigError,
+         "positive integer number of steps"),
+        ("sessions columns", lambda: engagement.sessions(ev), DataError,
+         "needs the column(s) session"),
+        ("lifetimes time", lambda: long_term.user_lifetimes(ev, "hour"), ConfigError, "'step' or 'day'"),
+        ("retention cohort", lambda: long_term.retention_curve(ev, cohort="some"), ConfigError,
+         "'initial' or 'all'"),
+        ("coverage catalog", lambda: diversity.catalog_coverage(ev, 0), ConfigError,
+         "the catalog size"),
+        ("gini entities", lambda: diversity.exposure_gini(ev, "item_id", 1), ConfigError,
+         "at least the 2 distinct"),
+        ("discount", lambda: diversity.position_weights(ev["position"], "zipf"), ConfigError,
+         "'log', 'none' or 'rbp'"),
+        ("creators absent", lambda: diversity.exposure_gini(ev, "creator_id"), DataError,
+         "has no creator_id"),
+        ("fairness catalog", lambda: fairness.item_exposure_fairness(ev, None), ConfigError,
+         "fixed catalog"),
+        ("relevance kind", lambda: fairness.expected_exposure(ev, relevance="stars"), ConfigError,
+         "'oracle'"),
+        ("oracle columns", lambda: fairness.expected_exposure(ev), DataError,
+         "privileged truth"),
+        ("gamma", lambda: fairness.expected_exposure(ev, gamma=1.0), ConfigError, "patience"),
+        ("puf effectiveness", lambda: fairness.puf(ev, effectiveness="mrr"), ConfigError,
+         "'ndcg' or 'ctr'"),
+        ("dpfr alpha", lambda: fairness.dpfr(ev, ev, 10, alpha=1.5), ConfigError, "in (0, 1)"),
+        ("run workers", lambda: run_scenario(spec, out="/tmp/x", workers=0), ConfigError,
+         "workers: expected an integer"),
+        ("run backend", lambda: run_scenario(spec, out="/tmp/x", backend="slurm"), ConfigError,
+         "'process' or 'ray'"),
+        ("run spec", lambda: run_scenario({"env": {}}, out="/tmp/x"), ConfigError, "a Scenario"),
+        ("resume", lambda: run_scenario(resume="/nonexistent"), ConfigError, "manifest.json"),
+    ]
+
+
+@pytest.mark.parametrize(("label", "call", "error", "match"), _analysis_cases(),
+                         ids=[c[0] for c in _analysis_cases()])
+def test_log_analysis_and_runner_reject(label: str, call: Callable, error: type, match: str) -> None:
+    with pytest.raises(error) as err:
+        call()
+    assert match in str(err.value), str(err.value)

@@ -91,6 +91,9 @@ def test_wheel_installs_and_imports_outside_checkout(tmp_path: Path) -> None:
             f"    assert mod.__file__.startswith({target!r}), (m, mod.__file__)\n"
             f"assert recarena.__file__.startswith({target!r}), recarena.__file__\n"
             "env = gym.make('recarena/InterestEvolution-v0'); env.reset(seed=0)\n"
+            "from recarena.scenarios import builtin_scenarios, load_scenario\n"
+            "assert 'quickstart' in builtin_scenarios(), builtin_scenarios()\n"
+            "load_scenario('quickstart')\n"
             "print(len(mods))\n")
     out = _run(["-c", code], cwd=tmp_path, python=py)
     assert out.returncode == 0, out.stdout + out.stderr
