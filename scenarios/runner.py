@@ -82,14 +82,25 @@ def _make_env(spec: Scenario, users: int) -> Any:
     env_id = _env_id(spec.env.id)
     if env_id not in recarena.list_envs():
         raise ConfigError("env.id", spec.env.id, "a registered id: " + ", ".join(recarena.list_envs()))
+    config = dict(spec.env.config)
+    if spec.run.days is not None:
+        if "horizon_days" in config:
+            raise ConfigError("run.days", spec.run.days,
+                              "either run.days or env.config.horizon_days, not both")
+        config["horizon_days"] = spec.run.days
     try:
-        return gym.make_vec(env_id, num_envs=users, vectorization_mode="vector_entry_point",
-                            **spec.env.config)
+        envs = gym.make_vec(env_id, num_envs=users, vectorization_mode="vector_entry_point",
+                            **config)
     except ConfigError as exc:
+        if spec.run.days is not None and "horizon_days" in str(exc):
+            raise ConfigError("run.days", spec.run.days,
+                              f"no days horizon: {env_id} has no calendar (use run.steps, or an "
+                              "env with a retention model such as recarena/Retention-v0)") from None
         raise ConfigError(f"env.config: {exc.field}", exc.received, exc.expected) from None
     except TypeError as exc:
         raise ConfigError("env.config", spec.env.config,
                           f"keyword arguments of {env_id}'s constructor ({exc})") from None
+    return envs
 
 
 def check_scenario(spec: Scenario) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class RunSection(_Strict):
         "steps", description="'steps': run exactly `steps` steps, replacing users who leave; "
                              "'first_episode': stop when every row's first user has left "
                              "(a clean cohort for retention curves)")
+    days: float | None = Field(None, gt=0, description="calendar horizon in days for envs with a "
+                                                       "calendar (Retention-v0): each user's "
+                                                       "episode ends at this day (sets the env's "
+                                                       "horizon_days)")
     seeds: int | list[int] = Field(3, description="number of seeds (0..n-1) or a list of seeds")
     baseline: str | None = Field(None, description="policy the paired differences are taken "
                                                    "against (default: the first policy)")

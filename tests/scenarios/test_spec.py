@@ -49,6 +49,7 @@ BAD = [
     ({"policies": [{"name": "a b"}]}, "policies.0.name", "letters, digits"),
     ({"policies": [{"name": "r"}, {"name": "r"}]}, "(top level)", "repeated: r"),
     ({"policies": [{"name": "r", "argz": {}}]}, "policies.0.argz", "allowed keys: name, policy, args"),
+    ({"run": {"days": 0}}, "run.days", "greater than 0"),
     ({"log": {"snapshot_every": -1}}, "log.snapshot_every", "greater than or equal to 0"),
     ({"report": {"plots": ["pie"]}}, "report.plots.0", "reward_over_time"),
 ]
@@ -70,6 +71,10 @@ def test_bad_scenario_values(change: dict, path: str, expected: str) -> None:
     ({"policies": [{"name": "ucb1", "args": {"scope": "everyone"}}]}, "scope"),
     ({"env": {"id": "recarena/InterestEvolution-v0"}, "policies": [{"name": "popular"}]},
      "catalog"),
+    ({"env": {"id": "recarena/InterestEvolution-v0"}, "run": {"days": 7}}, "run.days"),
+    ({"env": {"id": "recarena/ShortVideo-v0"}, "run": {"days": 7}}, "run.days"),
+    ({"env": {"id": "recarena/Retention-v0", "config": {"horizon_days": 3}}, "run": {"days": 7}},
+     "not both"),
 ])
 def test_bad_env_and_policy_fail_before_running(change: dict, expected: str) -> None:
     spec = scenario_from_dict({**BASE, **change})
