@@ -27,9 +27,9 @@ def sessions(ev: pd.DataFrame) -> pd.DataFrame:
     ``watch_time``, ``return`` (summed reward) and ``complete`` (the session ended in the
     log: the user left, churned or hit the horizon; incomplete sessions were cut off by the
     end of the run)."""
-    require(ev, ["user_id", "session", "step", "position", "clicked", "watch_time", "reward",
+    require(ev, ["user_id", "session_id", "step", "position", "clicked", "watch_time", "reward",
                  "left", "terminated", "truncated"], "sessions")
-    keys = unit_keys(ev) + ["user_id", "session"]
+    keys = unit_keys(ev) + ["user_id", "session_id"]
     ended = ev["left"] | ev["terminated"] | ev["truncated"]
     g = ev.assign(_ended=ended, _req=ev["position"] == 0).groupby(keys, sort=True)
     out = g.agg(steps=("_req", "sum"), impressions=("clicked", "size"),

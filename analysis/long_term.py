@@ -122,11 +122,11 @@ def churn_rate(ev: pd.DataFrame) -> float:
 def return_time(ev: pd.DataFrame) -> float:
     """Mean days between the end of a session and the start of the user's next one (NaN
     when no user came back, e.g. envs without a calendar)."""
-    require(ev, ["user_id", "session", "day", "position"], "return_time")
+    require(ev, ["user_id", "session_id", "day", "position"], "return_time")
     keys = unit_keys(ev) + ["user_id"]
     first = ev[ev["position"] == 0]
-    s = first.groupby(keys + ["session"], sort=True)["day"].agg(["first", "last"]).reset_index()
-    s = s.sort_values(keys + ["session"], kind="stable")
+    s = first.groupby(keys + ["session_id"], sort=True)["day"].agg(["first", "last"]).reset_index()
+    s = s.sort_values(keys + ["session_id"], kind="stable")
     nxt = s.groupby(keys)["first"].shift(-1)
     gaps = (nxt - s["last"]).dropna()
     return float(gaps.mean()) if len(gaps) else float("nan")

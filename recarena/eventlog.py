@@ -3,11 +3,11 @@
 A log is a folder of Parquet files in chunks, three tables:
 
 ``impressions`` (one row per shown item)
-    ``run, seed, policy, step, day, user_id, session, position, item_id, creator_id, topic,
+    ``run, seed, policy, step, day, user_id, session_id, position, item_id, creator_id, topic,
     propensity, clicked, examined, watch_time, liked, shared, followed, left, terminated,
     truncated, reward`` and columns prefixed ``oracle_`` holding privileged truth. ``step``
     is the env step (one request per user row); ``day`` the user's calendar day (0 for envs
-    without a calendar); ``session`` the user's session number (0, 1, ...); ``position`` the
+    without a calendar); ``session_id`` the user's session number (0, 1, ...); ``position`` the
     rank in the slate (0 on top); ``creator_id`` / ``topic`` are -1 where the env has none;
     ``propensity`` is NaN unless the logging policy reports one; ``left``, ``terminated``
     and ``truncated`` repeat the step's user-level value on every row of the slate;
@@ -49,7 +49,7 @@ __all__ = [
 
 #: the fixed (non-oracle) impression columns, in order
 IMPRESSION_COLUMNS = (
-    "run", "seed", "policy", "step", "day", "user_id", "session", "position", "item_id",
+    "run", "seed", "policy", "step", "day", "user_id", "session_id", "position", "item_id",
     "creator_id", "topic", "propensity", "clicked", "examined", "watch_time", "liked",
     "shared", "followed", "left", "terminated", "truncated", "reward",
 )
@@ -211,7 +211,7 @@ class ImpressionRecorder:
             "step": np.full(m, t, np.int64),
             "day": per_row(day_arr, np.float64),
             "user_id": per_row(user, np.int64),
-            "session": per_row(self.session, np.int64),
+            "session_id": per_row(self.session, np.int64),
             "position": np.tile(np.arange(k, dtype=np.int16), n),
             "item_id": np.asarray(info_after["slate_item_ids"], np.int64).ravel(),
             "creator_id": meta("slate_creator_ids"),

@@ -23,7 +23,7 @@ def log(slates: list[dict]) -> pd.DataFrame:
             rows.append({
                 "seed": s.get("seed", 0), "policy": s.get("policy", "p"), "step": s["step"],
                 "day": s.get("day", 0.0), "user_id": s["user_id"],
-                "session": s.get("session", 0), "position": p, "item_id": s["items"][p],
+                "session_id": s.get("session", 0), "position": p, "item_id": s["items"][p],
                 "creator_id": s.get("creators", [-1] * k)[p], "topic": s.get("topic", [-1] * k)[p],
                 "clicked": bool(s.get("clicked", [0] * k)[p]), "watch_time": 0.0,
                 "reward": float(s.get("reward", 0.0)) if p == 0 else 0.0,

@@ -40,7 +40,7 @@ def test_vector_logger_reproduces_the_runner_log(tmp_path: Path) -> None:
                                       read_table(tmp_path / "wrapped", table))
     ev = read_table(tmp_path / "wrapped")
     assert list(ev.columns[:len(IMPRESSION_COLUMNS)]) == list(IMPRESSION_COLUMNS)
-    assert (ev["day"] > 0).any() and (ev["session"] > 0).any()  # the calendar is logged
+    assert (ev["day"] > 0).any() and (ev["session_id"] > 0).any()  # the calendar is logged
 
 
 @pytest.mark.parametrize("env_id", recarena.list_envs())
