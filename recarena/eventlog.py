@@ -9,7 +9,9 @@ A log is a folder of Parquet files in chunks, three tables:
     is the env step (one request per user row); ``day`` the user's calendar day (0 for envs
     without a calendar); ``session_id`` the user's session number (0, 1, ...); ``position`` the
     rank in the slate (0 on top); ``creator_id`` / ``topic`` are -1 where the env has none;
-    ``propensity`` is NaN unless the logging policy reports one; ``left``, ``terminated``
+    ``propensity`` is the probability that the logging policy put the item at that
+    position when it reports one (``policy.propensity(slates)``; the random policy does),
+    NaN otherwise; ``left``, ``terminated``
     and ``truncated`` repeat the step's user-level value on every row of the slate;
     ``reward`` is the step's reward on the slate's position-0 row and 0 elsewhere, so that
     summing ``reward`` gives the return. ``oracle_relevance`` is the shown item's true

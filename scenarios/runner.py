@@ -152,6 +152,7 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
                                  snapshot_every=spec.log.snapshot_every,
                                  candidates=spec.log.candidates, chunk_rows=spec.log.chunk_rows)
         learn = callable(getattr(pol, "update", None))
+        propensity = getattr(pol, "propensity", None)
         pol.reset()
         obs, info = envs.reset(seed=seed)
         first_active = np.ones(spec.run.users, dtype=bool)
@@ -162,7 +163,8 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
             day = getattr(state, "day", None)
             day = None if day is None else np.array(day, dtype=np.float64)
             next_obs, reward, term, trunc, next_info = envs.step(slates)
-            rec.step(t, info, slates, reward, term, trunc, next_info, day=day)
+            rec.step(t, info, slates, reward, term, trunc, next_info, day=day,
+                     propensity=propensity(slates) if callable(propensity) else None)
             if learn:
                 pol.update(obs, slates, next_info["response"], reward, seen)
             obs, info = next_obs, next_info

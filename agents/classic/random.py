@@ -30,3 +30,10 @@ class RandomPolicy:
         n = len(next(iter(obs.values()))) if obs else 1
         r = self._rng.random((n, self.num_candidates))
         return np.argsort(r, axis=1)[:, : self.slate_size]
+
+    def propensity(self, slates: np.ndarray) -> np.ndarray:
+        """Probability that each shown candidate was put at its position: ``1 / C`` for
+        every position of a uniformly random ordered slate (logged in the event log's
+        ``propensity`` column, for off-policy evaluation)."""
+        slates = np.asarray(slates)
+        return np.full(slates.shape, 1.0 / self.num_candidates)

@@ -121,3 +121,18 @@ def test_recent_items_keeps_the_last_positives_per_row() -> None:
     assert rec.items.tolist() == [[5, 9, 4], [7, 8, 2]]
     rec.sync({"user_id": np.array([1, 3])}, 2)  # row 1 has a new user
     assert rec.items.tolist() == [[5, 9, 4], [-1, -1, -1]]
+
+
+def test_random_policy_propensity_matches_its_sampling() -> None:
+    """P(candidate i at position p) = 1/C for a uniformly random ordered slate: compare the
+    reported propensity with 40,000 sampled slates (chi-squared over candidates, position 1)."""
+    from scipy import stats
+
+    from recarena.agents import RandomPolicy
+
+    pol = RandomPolicy(8, 3, seed=0)
+    slates = pol.recommend({"x": np.zeros((40_000, 1))})
+    counts = np.bincount(slates[:, 1], minlength=8)
+    p = pol.propensity(slates)
+    assert p.shape == slates.shape and np.all(p == 1 / 8)
+    assert stats.chisquare(counts, np.full(8, 40_000 / 8)).pvalue > 0.001

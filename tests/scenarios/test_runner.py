@@ -61,6 +61,10 @@ def test_same_seeds_give_identical_summary_and_log(tmp_path: Path) -> None:
     assert oracle["ndcg"]["mean"] == pytest.approx(1.0)
     assert oracle["ctr"]["diff_vs_baseline"]["low"] > 0
     assert {"gini_our", "ent_our", "ii_f", "dpfr", "puf"} <= set(oracle)
+    ev = read_table(a / "units")
+    # the random policy logs its propensities (1 / C per position), the others do not
+    assert (ev.loc[ev["policy"] == "random", "propensity"] == 1 / 16).all()
+    assert ev.loc[ev["policy"] != "random", "propensity"].isna().all()
 
 
 def test_different_seeds_differ_and_policies_share_users(tmp_path: Path) -> None:
