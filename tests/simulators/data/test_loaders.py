@@ -115,7 +115,7 @@ OBD_ROW = "0,2019-11-24 00:00:34.762830+00:00,3,1,0,0.0125,abc\n"
     (OBD_HEAD + OBD_ROW.replace(",3,1,", ",99,1,"), "column item_id: expected an item"),
 ])
 def test_obd_bad_files(tmp_path: Path, body: str, match: str) -> None:
-    folder = _write(tmp_path / "random" / "all", {"all.csv": body,
+    _write(tmp_path / "random" / "all", {"all.csv": body,
                                                   "item_context.csv": ",item_id,item_feature_0\n"
                                                   + "".join(f"{i},{i},a\n" for i in range(10))})
     with pytest.raises(DataError) as err:
