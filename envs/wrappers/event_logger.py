@@ -21,6 +21,7 @@ are flushed to Parquet every ``chunk_rows`` rows and on :meth:`close`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -53,6 +54,8 @@ class EventLogger(gym.Wrapper):
         run, policy: labels written in every row.
         snapshot_every: steps between user-state snapshots (0: none).
         chunk_rows: rows per Parquet file.
+        propensity: the logging policy's ``propensity(slates)`` when known (probability
+            of each shown item at its position, for off-policy evaluation).
 
     ``seed`` in the log is the seed of the latest ``reset(seed=...)`` (-1 before one);
     ``step`` counts steps across episodes.
@@ -60,8 +63,10 @@ class EventLogger(gym.Wrapper):
 
     def __init__(self, env: gym.Env, folder: str | os.PathLike[str], run: str = "run",
                  policy: str = "unknown", snapshot_every: int = 10,
-                 chunk_rows: int = 100_000) -> None:
+                 chunk_rows: int = 100_000,
+                 propensity: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         super().__init__(env)
+        self._propensity = propensity
         _check(env, "EventLogger")
         self._rec = ImpressionRecorder(folder, run, -1, policy, 1, snapshot_every,
                                        chunk_rows=chunk_rows)
@@ -82,8 +87,9 @@ class EventLogger(gym.Wrapper):
         if self._info is not None:
             slate = np.asarray(action, dtype=np.int64)[None]
             self._rec.step(self._t, self._info, slate, np.array([reward]),
-                                  np.array([terminated]), np.array([truncated]),
-                                  batch_info(info), day=day)
+                           np.array([terminated]), np.array([truncated]), batch_info(info),
+                           day=day, propensity=None if self._propensity is None
+                           else self._propensity(slate))
         self._t += 1
         self._info = batch_info(info)
         return obs, reward, terminated, truncated, info
@@ -98,8 +104,10 @@ class VectorEventLogger(gym.vector.VectorWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv, folder: str | os.PathLike[str],
                  run: str = "run", policy: str = "unknown", seed: int = 0,
-                 snapshot_every: int = 10, chunk_rows: int = 250_000) -> None:
+                 snapshot_every: int = 10, chunk_rows: int = 250_000,
+                 propensity: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         super().__init__(env)
+        self._propensity = propensity
         _check(env, "VectorEventLogger")
         self._rec = ImpressionRecorder(folder, run, seed, policy, env.num_envs, snapshot_every,
                                        chunk_rows=chunk_rows)
@@ -118,8 +126,10 @@ class VectorEventLogger(gym.vector.VectorWrapper):
         day = _day(self.env)
         obs, reward, terminated, truncated, info = self.env.step(actions)
         if self._info is not None:
-            self._rec.step(self._t, self._info, np.asarray(actions), reward, terminated,
-                           truncated, info, day=day)
+            slates = np.asarray(actions)
+            self._rec.step(self._t, self._info, slates, reward, terminated, truncated, info,
+                           day=day, propensity=None if self._propensity is None
+                           else self._propensity(slates))
         self._t += 1
         self._info = info
         return obs, reward, terminated, truncated, info

@@ -14,7 +14,12 @@ component                  what it models                                      p
 =========================  ==================================================  ==============
 """
 
-from recarena.simulators.users.interests import FixedInterests, InterestEvolution, UniformInterests
+from recarena.simulators.users.interests import (
+    EmpiricalInterests,
+    FixedInterests,
+    InterestEvolution,
+    UniformInterests,
+)
 from recarena.simulators.users.model import UserModel
 from recarena.simulators.users.novelty import NoveltySeeking
 from recarena.simulators.users.retention import ReturnModel, SessionEnd
@@ -25,6 +30,7 @@ from recarena.simulators.users.signals import LogisticSignal, ResponseSignals
 __all__ = [
     "ReturnModel",
     "SessionEnd",
+    "EmpiricalInterests",
     "FixedInterests",
     "InterestEvolution",
     "LogisticSignal",

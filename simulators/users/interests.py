@@ -10,7 +10,7 @@ from recarena.errors import ConfigError
 from recarena.simulators.core import Items, UserBatch, as_float_tuple, click_passes
 from recarena.validation import check_choice, check_float
 
-__all__ = ["FixedInterests", "InterestEvolution", "UniformInterests"]
+__all__ = ["EmpiricalInterests", "FixedInterests", "InterestEvolution", "UniformInterests"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,49 @@ class UniformInterests:
 
     def sample(self, n: int, feature_dim: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(self.low, self.high, size=(n, feature_dim))
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalInterests:
+    """Interests of fitted users: each new user is, with probability ``1 - new_user_share``,
+    a row of ``table`` drawn uniformly (a real user's fitted profile), and otherwise a new
+    user drawn from ``N(mean, cov)`` of the table's rows (the fitted population
+    distribution; constant columns stay constant).
+
+    Args:
+        table: ``(U, d)`` fitted interest vectors (e.g. matrix-factorisation user factors).
+        new_user_share: share of users drawn from the population distribution.
+    """
+
+    table: np.ndarray
+    new_user_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        arr = np.array(self.table, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[0] < 2 or not np.all(np.isfinite(arr)):
+            raise ConfigError("EmpiricalInterests.table", self.table,
+                              "a finite 2-D array of at least 2 users")
+        arr.setflags(write=False)
+        object.__setattr__(self, "table", arr)
+        check_float(self.new_user_share, "EmpiricalInterests.new_user_share", 0.0, 1.0)
+        mean = arr.mean(axis=0)
+        cov = np.cov(arr, rowvar=False).reshape(arr.shape[1], arr.shape[1])
+        # a square root of the covariance (eigh: also for singular, constant columns)
+        w, v = np.linalg.eigh(cov)
+        root = v * np.sqrt(np.clip(w, 0.0, None))
+        object.__setattr__(self, "_mean", mean)
+        object.__setattr__(self, "_root", root)
+
+    def sample(self, n: int, feature_dim: int, rng: np.random.Generator) -> np.ndarray:
+        if self.table.shape[1] != feature_dim:
+            raise ConfigError("EmpiricalInterests.table", self.table,
+                              f"{feature_dim} columns, one per item feature")
+        out = self.table[rng.integers(0, self.table.shape[0], n)]
+        if self.new_user_share > 0.0:
+            new = rng.random(n) < self.new_user_share
+            z = rng.standard_normal((int(new.sum()), feature_dim))
+            out[new] = self._mean + z @ self._root.T
+        return out
 
 
 @dataclass(frozen=True)

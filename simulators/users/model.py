@@ -15,7 +15,12 @@ from recarena.simulators.choice import (
     ProportionalChoice,
 )
 from recarena.simulators.core import Items, Response, UserBatch, click_passes
-from recarena.simulators.users.interests import FixedInterests, InterestEvolution, UniformInterests
+from recarena.simulators.users.interests import (
+    EmpiricalInterests,
+    FixedInterests,
+    InterestEvolution,
+    UniformInterests,
+)
 from recarena.simulators.users.novelty import NoveltySeeking
 from recarena.simulators.users.retention import ReturnModel
 from recarena.simulators.users.satiation import Satiation
@@ -62,7 +67,7 @@ class UserModel:
     """
 
     choice: object = field(default_factory=ProportionalChoice)
-    interest_prior: UniformInterests | FixedInterests = field(default_factory=UniformInterests)
+    interest_prior: UniformInterests | FixedInterests | EmpiricalInterests = field(default_factory=UniformInterests)
     interest_dynamics: InterestEvolution | None = field(default_factory=InterestEvolution)
     satiation: Satiation | None = None
     novelty: NoveltySeeking | None = None
@@ -78,7 +83,7 @@ class UserModel:
             raise ConfigError("UserModel.choice", self.choice,
                               "one of " + ", ".join(t.__name__ for t in _CHOICE_TYPES))
         checks = (
-            ("interest_prior", (UniformInterests, FixedInterests), False),
+            ("interest_prior", (UniformInterests, FixedInterests, EmpiricalInterests), False),
             ("interest_dynamics", (InterestEvolution,), True),
             ("satiation", (Satiation,), True),
             ("novelty", (NoveltySeeking,), True),
@@ -99,6 +104,9 @@ class UserModel:
         if self.retention is not None and self.budget is None and self.satisfaction is None:
             raise ConfigError("UserModel.retention", self.retention,
                               "None unless a budget or satisfaction model ends sessions")
+        if self.retention is not None and self.budget is not None and self.budget.initial_log_std:
+            raise ConfigError("UserModel.budget.initial_log_std", self.budget.initial_log_std,
+                              "0 with a retention model (every session restarts at `initial`)")
         if self.novelty is not None and self.history_length == 0:
             raise ConfigError("UserModel.history_length", 0,
                               "history_length >= 1 when novelty is modelled (novelty is judged "
@@ -113,7 +121,7 @@ class UserModel:
         if self.novelty is not None:
             self.novelty.init(state, rng)
         if self.budget is not None:
-            self.budget.init(state)
+            self.budget.init(state, rng)
         if self.satisfaction is not None:
             self.satisfaction.init(state)
         if self.retention is not None:

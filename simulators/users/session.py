@@ -34,16 +34,26 @@ class TimeBudget:
     refund_rate: float = 0.9 / 3.4
     user_quality_factor: float = 0.0
     document_quality_factor: float = 1.0
+    #: spread of the initial budget across users: ``initial * exp(initial_log_std * z)``,
+    #: ``z ~ N(0, 1)`` (a log-normal with median ``initial``); 0 = every user the same
+    initial_log_std: float = 0.0
 
     def __post_init__(self) -> None:
         check_float(self.initial, "TimeBudget.initial", 0.0, low_open=True)
+        check_float(self.initial_log_std, "TimeBudget.initial_log_std", 0.0, 5.0)
         check_float(self.step_penalty, "TimeBudget.step_penalty", 0.0)
         check_float(self.refund_rate, "TimeBudget.refund_rate", 0.0)
         check_float(self.user_quality_factor, "TimeBudget.user_quality_factor")
         check_float(self.document_quality_factor, "TimeBudget.document_quality_factor")
 
-    def init(self, state: UserBatch) -> None:
-        state.budget[:] = self.initial
+    def init(self, state: UserBatch, rng: np.random.Generator | None = None) -> None:
+        if self.initial_log_std > 0.0:
+            if rng is None:
+                raise ConfigError("TimeBudget.init rng", None, "a Generator when initial_log_std > 0")
+            z = rng.standard_normal(state.budget.shape)
+            state.budget[:] = self.initial * np.exp(self.initial_log_std * z)
+        else:  # no draw: envs without a spread keep their random streams unchanged
+            state.budget[:] = self.initial
 
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                watch_time: np.ndarray, scores: np.ndarray) -> None:

@@ -26,9 +26,9 @@ def test_vector_logger_reproduces_the_runner_log(tmp_path: Path) -> None:
     run = run_scenario(spec, out=tmp_path / "run", quiet=True, report=False)
     envs = gym.make_vec("recarena/Retention-v0", num_envs=8,
                         vectorization_mode="vector_entry_point")
-    envs = VectorEventLogger(envs, tmp_path / "wrapped", run="n", policy="random", seed=5,
-                             snapshot_every=5)
     policy = make_policy("random", envs)
+    envs = VectorEventLogger(envs, tmp_path / "wrapped", run="n", policy="random", seed=5,
+                             snapshot_every=5, propensity=policy.propensity)
     policy.reset()
     obs, info = envs.reset(seed=5)
     for _ in range(25):
