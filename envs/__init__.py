@@ -10,6 +10,7 @@ id                                            what
 ``recarena/Retention-v0``                     sessions across days, return gaps, churn
 ``recarena/ShortVideo-v0``                    short-video feed: several signals, costs, creators
 ``recarena/Slate-v0``                         general slate env; every part configurable
+``recarena/MovieLens-v0``                     users fitted to MovieLens ratings, its catalog
 ============================================  ===========================================
 
 Every id also has a native batched vector env (``gymnasium.make_vec(id, num_envs=N,
@@ -24,6 +25,7 @@ from recarena.envs.long_term_satisfaction import (
     LongTermSatisfactionConfig,
     LongTermSatisfactionEnv,
 )
+from recarena.envs.movielens import MovieLensEnv, movielens_config
 from recarena.envs.registration import ENV_IDS, register_envs
 from recarena.envs.retention import RetentionEnv, retention_config
 from recarena.envs.short_video import ShortVideoConfig, ShortVideoEnv
@@ -34,6 +36,7 @@ from recarena.envs.vector import (
     InterestEvolutionVectorEnv,
     InterestExplorationVectorEnv,
     LongTermSatisfactionVectorEnv,
+    MovieLensVectorEnv,
     RetentionVectorEnv,
     ShortVideoVectorEnv,
     SlateVectorEnv,
@@ -52,6 +55,8 @@ __all__ = [
     "LongTermSatisfactionConfig",
     "LongTermSatisfactionEnv",
     "LongTermSatisfactionVectorEnv",
+    "MovieLensEnv",
+    "MovieLensVectorEnv",
     "RetentionEnv",
     "RetentionVectorEnv",
     "ShortVideoConfig",
@@ -67,5 +72,6 @@ __all__ = [
     "cascade_config",
     "interest_evolution_config",
     "kveton_attraction",
+    "movielens_config",
     "register_envs",
 ]

@@ -31,6 +31,8 @@ _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
                                "recarena.envs.vector:ShortVideoVectorEnv", {}, None),
     "recarena/Slate-v0": ("recarena.envs.slate:SlateEnv",
                           "recarena.envs.vector:SlateVectorEnv", {}, None),
+    "recarena/MovieLens-v0": ("recarena.envs.movielens:MovieLensEnv",
+                              "recarena.envs.vector:MovieLensVectorEnv", {}, None),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_SPECS)

@@ -25,6 +25,7 @@ from recarena.envs.cascade import CascadeEnv
 from recarena.envs.interest_evolution import InterestEvolutionEnv
 from recarena.envs.interest_exploration import InterestExplorationEnv
 from recarena.envs.long_term_satisfaction import LongTermSatisfactionEnv
+from recarena.envs.movielens import MovieLensEnv
 from recarena.envs.retention import RetentionEnv
 from recarena.envs.short_video import ShortVideoEnv
 from recarena.envs.slate import SlateEnv
@@ -38,6 +39,7 @@ __all__ = [
     "InterestEvolutionVectorEnv",
     "InterestExplorationVectorEnv",
     "LongTermSatisfactionVectorEnv",
+    "MovieLensVectorEnv",
     "RetentionVectorEnv",
     "ShortVideoVectorEnv",
     "SlateVectorEnv",
@@ -278,3 +280,10 @@ class ShortVideoVectorEnv(SlateVectorEnv):
     :class:`SlateVectorEnv`."""
 
     single_env_class = ShortVideoEnv
+
+
+class MovieLensVectorEnv(SlateVectorEnv):
+    """N users of :class:`~recarena.envs.movielens.MovieLensEnv` (``recarena/MovieLens-v0``);
+    see :class:`SlateVectorEnv`."""
+
+    single_env_class = MovieLensEnv
