@@ -195,8 +195,13 @@ def make_catalog(sampler: ItemSampler, size: int, rng: np.random.Generator,
 
 
 def sample_distinct(n: int, c: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n, c)`` indices into ``range(m)``, distinct within each row, uniform over subsets."""
-    if 4 * c * c <= m:
+    """``(n, c)`` indices into ``range(m)``, distinct within each row, uniform over subsets.
+
+    Small sets from large ranges use rejection (expected ``c^2 / 2m`` redraws per row); the
+    rest a random permutation per row, ``O(m)`` per row. Large catalogs (``m >= 4096``, as
+    MovieLens) use rejection whenever ``c^2 <= 2m``; smaller ones keep the rule
+    ``4 c^2 <= m`` that the registered envs' random streams were recorded with."""
+    if 4 * c * c <= m or (m >= 4096 and c * c <= 2 * m):
         # Draw with replacement and redraw the rare rows that repeat an item: the
         # expected number of redraws is about c^2 / 2m per row.
         idx = rng.integers(0, m, size=(n, c))
