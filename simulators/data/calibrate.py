@@ -8,8 +8,9 @@ held out for validation):
 2. **Choice model**: a multinomial logit whose utility is
    ``a * <x_u, y_i> + c * log(1 + popularity_i)``; ``a`` (the inverse temperature) and
    ``c`` are fitted by maximum likelihood under the stated assumption that each rating is
-   a choice among the rated movie and ``negatives`` movies drawn uniformly from those the
-   user had not rated (:func:`~recarena.simulators.data.fit.sample_choice_sets`). To keep
+   a choice of the rated movie among the movies the user had not rated yet, represented by
+   ``negatives`` of them drawn uniformly
+   (:func:`~recarena.simulators.data.fit.sample_choice_sets`). To keep
    the likelihood out of sample, the fitting period is split again in time: factors
    from its earlier part, the logit from its later part; the final factors are refitted on
    the whole fitting period with the same settings (ALS's score scale barely moves:
@@ -191,8 +192,10 @@ def fit_movielens(data: MovieLens | None = None, holdout: float = 0.2, factors: 
     # 2. the logit, out of sample: factors from the early part, choices from the late part
     x_e, y_e = als_fit(r_early, factors, regularization, alpha, iterations, seed)
     pop_e = np.log1p(np.asarray(r_early.sum(axis=0)).ravel())
-    seen = np.concatenate([ue * n_items + ie, ul * n_items + il])
-    sets = sample_choice_sets(ul, il, seen, n_items, negatives, rng)
+    history = (np.concatenate([ue, ul]), np.concatenate([ie, il]),
+               np.concatenate([early["timestamp"].to_numpy(), late["timestamp"].to_numpy()]))
+    sets = sample_choice_sets(ul, il, late["timestamp"].to_numpy(), history, n_items,
+                              negatives, rng)
     mf = np.einsum("ef,esf->es", x_e[ul], y_e[sets])
     choice = fit_mnl(np.stack([mf, pop_e[sets]], axis=2))
     # 1. the final factors on the whole fitting period

@@ -8,8 +8,8 @@ known parameters (tests/simulators/data/test_fit.py) and only then run on real d
   (McFadden 1978: with alternatives sampled uniformly, the conditional logit over the
   sampled set is consistent for the full-set parameters).
 * :func:`sample_choice_sets`: the assumption that turns MovieLens into choices: each
-  rating event is a choice of the rated movie among it and ``negatives`` movies drawn
-  uniformly from those the user never rated in the fitting period.
+  rating event is a choice of the rated movie among the movies the user had not rated
+  yet, represented by ``negatives`` of them drawn uniformly.
 * :func:`fit_lognormal`: user activity (ratings per user) as a log-normal.
 * :func:`fit_position_bias`: examination probability per position from a uniform-random
   logging policy's clicks (position-based model, Craswell et al. 2008; under uniform
@@ -51,34 +51,45 @@ def temporal_split(ratings: pd.DataFrame, holdout: float = 0.2,
     return df[~test].reset_index(drop=True), df[test].reset_index(drop=True)
 
 
-def sample_choice_sets(users: np.ndarray, chosen: np.ndarray, seen: set[int] | np.ndarray,
-                       num_items: int, negatives: int, rng: np.random.Generator) -> np.ndarray:
-    """``(E, 1 + negatives)`` item indices: the chosen item first, then ``negatives``
-    distinct items drawn uniformly from those the user has not seen.
+def sample_choice_sets(users: np.ndarray, chosen: np.ndarray, times: np.ndarray,
+                       history: tuple[np.ndarray, np.ndarray, np.ndarray], num_items: int,
+                       negatives: int, rng: np.random.Generator) -> np.ndarray:
+    """``(E, 1 + negatives)`` item indices: each event's chosen item first, then
+    ``negatives`` distinct items drawn uniformly from those the user had not consumed at
+    the event's time (an item consumed later was still available then).
 
-    ``seen`` holds the keys ``user * num_items + item`` of every (user, item) pair the
-    user has seen (an array, sorted or not)."""
+    ``history`` is ``(users, items, times)`` of every consumption (the events themselves
+    included); an item counts as consumed from the earliest time the user consumed it."""
     check_int(negatives, "sample_choice_sets.negatives", 1)
-    keys = np.unique(np.asarray(list(seen) if isinstance(seen, set) else seen, dtype=np.int64))
+    hu, hi, ht = (np.asarray(a) for a in history)
+    keys = hu.astype(np.int64) * num_items + hi
+    order = np.lexsort((ht, keys))
+    keys, ht = keys[order], np.asarray(ht, dtype=np.float64)[order]
+    first = np.r_[True, keys[1:] != keys[:-1]]  # earliest consumption of each pair
+    keys, ht = keys[first], ht[first]
     users = np.asarray(users, dtype=np.int64)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    t_event = np.asarray(times, dtype=np.float64)[:, None]
     e = len(chosen)
     draws = rng.integers(0, num_items, (e, negatives))
     for _ in range(200):
-        seen_now = np.isin(users[:, None] * num_items + draws, keys)
-        order = np.argsort(draws, axis=1, kind="stable")
-        srt = np.take_along_axis(draws, order, axis=1)
+        cand = users[:, None] * num_items + draws
+        pos = np.minimum(np.searchsorted(keys, cand), len(keys) - 1)
+        consumed = (keys[pos] == cand) & (ht[pos] <= t_event)
+        order2 = np.argsort(draws, axis=1, kind="stable")
+        srt = np.take_along_axis(draws, order2, axis=1)
         dup_sorted = np.zeros(draws.shape, dtype=bool)
         dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]  # later copies of an item
         dup = np.zeros(draws.shape, dtype=bool)
-        np.put_along_axis(dup, order, dup_sorted, axis=1)
-        redo = seen_now | dup | (draws == np.asarray(chosen)[:, None])
+        np.put_along_axis(dup, order2, dup_sorted, axis=1)
+        redo = consumed | dup | (draws == chosen[:, None])
         if not redo.any():
             break
         draws[redo] = rng.integers(0, num_items, int(redo.sum()))
     else:
-        raise DataError("sample_choice_sets: could not draw enough unseen items (a user has "
-                        "seen nearly the whole catalog)")
-    return np.concatenate([np.asarray(chosen, dtype=np.int64)[:, None], draws], axis=1)
+        raise DataError("sample_choice_sets: could not draw enough unconsumed items (a user "
+                        "has consumed nearly the whole catalog)")
+    return np.concatenate([chosen[:, None], draws], axis=1)
 
 
 @dataclass(frozen=True)
