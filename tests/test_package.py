@@ -94,6 +94,11 @@ def test_wheel_installs_and_imports_outside_checkout(tmp_path: Path) -> None:
             "from recarena.scenarios import builtin_scenarios, load_scenario\n"
             "assert 'quickstart' in builtin_scenarios(), builtin_scenarios()\n"
             "load_scenario('quickstart')\n"
+            "from recarena.simulators.data import load_movielens, load_obd\n"
+            "from recarena.simulators.data.calibrate import load_fitted\n"
+            "assert len(load_movielens().ratings) == 100836 and len(load_obd().log) == 10000\n"
+            "assert load_fitted().user_factors.shape[0] == 610\n"
+            "gym.make('recarena/MovieLens-v0').reset(seed=0)\n"
             "print(len(mods))\n")
     out = _run(["-c", code], cwd=tmp_path, python=py)
     assert out.returncode == 0, out.stdout + out.stderr
