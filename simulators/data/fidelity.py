@@ -30,17 +30,7 @@ from recarena.simulators.data.calibrate import (
 from recarena.simulators.data.fit import fit_position_bias, wilson_interval
 from recarena.simulators.data.obd import OpenBanditLog
 
-__all__ = ["distribution_fidelity", "gini", "position_fidelity", "ranking_fidelity"]
-
-
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0 equal, near 1 concentrated)."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n = x.size
-    if n == 0 or x.sum() <= 0:
-        return float("nan")
-    i = np.arange(1, n + 1)
-    return float(np.sum((2 * i - n - 1) * x) / (n * x.sum()))
+__all__ = ["distribution_fidelity", "position_fidelity", "ranking_fidelity"]
 
 
 def _user_auc_recall(scores: np.ndarray, seen: np.ndarray, held: np.ndarray,
@@ -101,6 +91,8 @@ def distribution_fidelity(fitted: FittedMovieLens, ratings: pd.DataFrame,
     compare item popularity and user activity with the real ``ratings``."""
     from scipy import stats
 
+    # the one Gini of the package; a validation tool may use the analysis math
+    from recarena.analysis.diversity import gini
     from recarena.simulators.catalog import CorpusCandidates
     from recarena.simulators.world import SlateWorld
 
