@@ -40,7 +40,9 @@ def _fmt(x: float | None) -> str:
         return f"{x:.1f}"
     if ax >= 0.01 or ax == 0:
         return f"{x:.3f}"
-    return f"{x:.2e}"
+    if ax >= 0.0001:
+        return f"{x:.4f}"
+    return f"{x:.1e}"
 
 
 def format_table(summary: dict[str, Any], metrics: list[str] | None = None,
