@@ -113,6 +113,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from recarena.analysis import diversity, fairness, long_term
+    from recarena.eventlog import read_table
 
     run_dir = Path(run_dir)
     manifest, summary = _load(run_dir)
@@ -207,8 +208,6 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         front = None
         for p in policies:
             unit = run_dir / "units" / f"seed{seed}-{p}"
-            from recarena.eventlog import read_table
-
             ev = read_table(unit, "impressions")
             if "oracle_relevance" not in ev.columns:
                 break

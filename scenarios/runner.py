@@ -135,7 +135,8 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
     from recarena.agents.base import public_info
     from recarena.analysis.engagement import per_step
     from recarena.analysis.summary import unit_metrics
-    from recarena.eventlog import ImpressionRecorder, read_table
+    from recarena.envs.wrappers import VectorEventLogger
+    from recarena.eventlog import read_table
 
     spec = scenario_from_dict(spec_data)
     t0 = time.perf_counter()
@@ -147,31 +148,26 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
     envs = _make_env(spec, spec.run.users)
     try:
         pol = make_policy(entry.registry_name, envs, **entry.args)
-        world = getattr(envs.unwrapped, "world", None)
-        rec = ImpressionRecorder(folder, spec.name, seed, policy, spec.run.users,
-                                 snapshot_every=spec.log.snapshot_every,
-                                 candidates=spec.log.candidates, chunk_rows=spec.log.chunk_rows)
-        learn = callable(getattr(pol, "update", None))
         propensity = getattr(pol, "propensity", None)
+        envs = VectorEventLogger(envs, folder, run=spec.name, policy=policy, seed=seed,
+                                 snapshot_every=spec.log.snapshot_every,
+                                 chunk_rows=spec.log.chunk_rows,
+                                 propensity=propensity if callable(propensity) else None,
+                                 candidates=spec.log.candidates)
+        learn = callable(getattr(pol, "update", None))
         pol.reset()
         obs, info = envs.reset(seed=seed)
         first_active = np.ones(spec.run.users, dtype=bool)
-        for t in range(spec.run.steps):
+        for _ in range(spec.run.steps):
             seen = info if pol.is_oracle else public_info(info)
             slates = np.asarray(pol.recommend(obs, seen))
-            state = getattr(world, "state", None)
-            day = getattr(state, "day", None)
-            day = None if day is None else np.array(day, dtype=np.float64)
             next_obs, reward, term, trunc, next_info = envs.step(slates)
-            rec.step(t, info, slates, reward, term, trunc, next_info, day=day,
-                     propensity=propensity(slates) if callable(propensity) else None)
             if learn:
                 pol.update(obs, slates, next_info["response"], reward, seen)
             obs, info = next_obs, next_info
             first_active &= ~(term | trunc)
             if spec.run.until == "first_episode" and not first_active.any():
                 break
-        rec.close()
     finally:
         envs.close()
     num_items = envs.unwrapped.core.num_items

@@ -45,6 +45,32 @@ def _check(env: Any, cls: str) -> None:
         raise ConfigError(f"{cls}.env", env, "a recarena env (recarena.make / make_vec)")
 
 
+class _Log:
+    """What both wrappers do: remember the info the next slates are chosen on, and hand
+    each step, batched, to an :class:`ImpressionRecorder`."""
+
+    def __init__(self, rec: ImpressionRecorder,
+                 propensity: Callable[[np.ndarray], np.ndarray] | None) -> None:
+        self.rec, self.propensity = rec, propensity
+        self.info: dict[str, Any] | None = None
+        self.t = 0
+
+    def reset(self, seed: int | None, info: dict[str, Any]) -> None:
+        if seed is not None:
+            self.rec.seed = int(seed)
+        self.info = info
+        self.rec.session[:] = 0
+
+    def step(self, day: np.ndarray | None, slates: np.ndarray, reward: np.ndarray,
+             terminated: np.ndarray, truncated: np.ndarray, info: dict[str, Any]) -> None:
+        if self.info is not None:
+            self.rec.step(self.t, self.info, slates, reward, terminated, truncated, info,
+                          day=day, propensity=None if self.propensity is None
+                          else self.propensity(slates))
+        self.t += 1
+        self.info = info
+
+
 class EventLogger(gym.Wrapper):
     """Log every step of a single recarena env to ``folder`` (see the module docstring).
 
@@ -66,74 +92,55 @@ class EventLogger(gym.Wrapper):
                  chunk_rows: int = 100_000,
                  propensity: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         super().__init__(env)
-        self._propensity = propensity
         _check(env, "EventLogger")
-        self._rec = ImpressionRecorder(folder, run, -1, policy, 1, snapshot_every,
-                                       chunk_rows=chunk_rows)
-        self._info: dict[str, Any] | None = None
-        self._t = 0
+        self._log = _Log(ImpressionRecorder(folder, run, -1, policy, 1, snapshot_every,
+                                                 chunk_rows=chunk_rows), propensity)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         obs, info = self.env.reset(seed=seed, options=options)
-        if seed is not None:
-            self._rec.seed = int(seed)
-        self._info = batch_info(info)
-        self._rec.session[:] = 0
+        self._log.reset(seed, batch_info(info))
         return obs, info
 
     def step(self, action: Any) -> Any:
         day = _day(self.env)
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if self._info is not None:
-            slate = np.asarray(action, dtype=np.int64)[None]
-            self._rec.step(self._t, self._info, slate, np.array([reward]),
-                           np.array([terminated]), np.array([truncated]), batch_info(info),
-                           day=day, propensity=None if self._propensity is None
-                           else self._propensity(slate))
-        self._t += 1
-        self._info = batch_info(info)
+        self._log.step(day, np.asarray(action, dtype=np.int64)[None], np.array([reward]),
+                       np.array([terminated]), np.array([truncated]), batch_info(info))
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
-        self._rec.close()
+        self._log.rec.close()
         super().close()
 
 
 class VectorEventLogger(gym.vector.VectorWrapper):
-    """Log every step of a recarena vector env (N user rows) to ``folder``."""
+    """Log every step of a recarena vector env (N user rows) to ``folder``; the scenario
+    runner writes its logs through it. Arguments as :class:`EventLogger`, plus ``seed``
+    (the label before the first seeded reset) and ``candidates`` (also log every
+    candidate's true relevance)."""
 
     def __init__(self, env: gym.vector.VectorEnv, folder: str | os.PathLike[str],
                  run: str = "run", policy: str = "unknown", seed: int = 0,
                  snapshot_every: int = 10, chunk_rows: int = 250_000,
-                 propensity: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 propensity: Callable[[np.ndarray], np.ndarray] | None = None,
+                 candidates: bool = False) -> None:
         super().__init__(env)
-        self._propensity = propensity
         _check(env, "VectorEventLogger")
-        self._rec = ImpressionRecorder(folder, run, seed, policy, env.num_envs, snapshot_every,
-                                       chunk_rows=chunk_rows)
-        self._info: dict[str, Any] | None = None
-        self._t = 0
+        self._log = _Log(ImpressionRecorder(folder, run, seed, policy, env.num_envs,
+                                                 snapshot_every, candidates=candidates,
+                                                 chunk_rows=chunk_rows), propensity)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         obs, info = self.env.reset(seed=seed, options=options)
-        if seed is not None:
-            self._rec.seed = int(seed)
-        self._info = info
-        self._rec.session[:] = 0
+        self._log.reset(seed, info)
         return obs, info
 
     def step(self, actions: Any) -> Any:
         day = _day(self.env)
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        if self._info is not None:
-            slates = np.asarray(actions)
-            self._rec.step(self._t, self._info, slates, reward, terminated, truncated, info,
-                           day=day, propensity=None if self._propensity is None
-                           else self._propensity(slates))
-        self._t += 1
-        self._info = info
+        self._log.step(day, np.asarray(actions), reward, terminated, truncated, info)
         return obs, reward, terminated, truncated, info
 
     def close(self, **kwargs: Any) -> None:
-        self._rec.close()
+        self._log.rec.close()
         super().close(**kwargs)

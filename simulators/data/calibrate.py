@@ -201,10 +201,11 @@ def fit_movielens(data: MovieLens | None = None, holdout: float = 0.2, factors: 
     # 1. the final factors on the whole fitting period
     x, y = als_fit(r_train, factors, regularization, alpha, iterations, seed)
     log_pop = np.log1p(np.asarray(r_train.sum(axis=0)).ravel())
+    activity = np.bincount(ut, minlength=n_users)  # ratings per user in the fitting period
     fitted = FittedMovieLens(
         items, tuple(data.movies["title"]), tuple(data.movies["genres"]), data.genres, users,
         x, y, log_pop, choice.weights, choice.stderr, 0.0,
-        fit_lognormal(np.bincount(ut, minlength=n_users)[np.bincount(ut, minlength=n_users) > 0]),
+        fit_lognormal(activity[activity > 0]),
         {"dataset": data.name, "holdout": holdout, "factors": factors,
          "regularization": regularization, "alpha": alpha, "iterations": iterations,
          "negatives": negatives, "no_click_quantile": no_click_quantile, "seed": seed,

@@ -62,6 +62,7 @@ def ranking_fidelity(fitted: FittedMovieLens, train: pd.DataFrame, test: pd.Data
     rng = np.random.default_rng(seed)
     rows: dict[str, list[tuple[float, float]]] = {"simulator": [], "most popular": [],
                                                   "random": []}
+    interests, features = fitted.interests, fitted.features  # built once, not per user
     order = np.argsort(tu, kind="stable")
     starts = np.searchsorted(tu[order], np.arange(len(users) + 1))
     for u in np.unique(eu):
@@ -72,7 +73,7 @@ def ranking_fidelity(fitted: FittedMovieLens, train: pd.DataFrame, test: pd.Data
         held &= ~seen
         if not held.any():
             continue
-        util = fitted.utilities(np.array([u]))[0]
+        util = features @ interests[u]
         rows["simulator"].append(_user_auc_recall(util, seen, held, k))
         rows["most popular"].append(_user_auc_recall(popularity, seen, held, k))
         rows["random"].append(_user_auc_recall(rng.random(n_items), seen, held, k))
