@@ -63,12 +63,6 @@ OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", 
                      "calendar")
 
 
-def _read_only(arr: np.ndarray) -> np.ndarray:
-    view = arr.view()
-    view.flags.writeable = False
-    return view
-
-
 @lru_cache(maxsize=4)
 def default_catalog(size: int = 1000, num_creators: int = 50, seed: int = 20190101) -> Catalog:
     """The fixed corpus of ``Slate-v0``: ``size`` items from RecSim's topic/quality sampler,
@@ -330,25 +324,36 @@ class SlateCore:
     def rewards(self, out: WorldStep) -> np.ndarray:
         """``(N,)`` float64 rewards of a step."""
         resp = out.response
-        reward = np.zeros(resp.clicked.shape[0])
+        reward = None
         for attr, weight in self.reward_terms:
             if attr == "return_gap":
+                if reward is None:
+                    reward = np.zeros(resp.clicked.shape[0])
                 gap = out.return_gap
                 ended = ~np.isnan(gap)
                 reward[ended] -= weight * np.minimum(gap[ended], self.config.churn_days)
+                continue
+            term = row_sum(getattr(resp, attr))
+            if reward is not None:
+                reward += weight * term
+            elif weight > 0.0:  # 0.0 + w * s is w * s: signals are >= 0, so no -0.0 arises
+                reward = term if weight == 1.0 and term.dtype == np.float64 else weight * term
             else:
-                reward += weight * row_sum(getattr(resp, attr))
-        return reward
+                reward = np.zeros(resp.clicked.shape[0])
+                reward += weight * term
+        return np.zeros(resp.clicked.shape[0]) if reward is None else reward
 
     def ended(self, out: WorldStep, steps: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
         """``(terminated, truncated)`` per user after a step: terminated when the user is
         gone (left the session, or churned with a retention model); truncated at the step
         ``horizon`` or when the next session starts at or after ``horizon_days``."""
         terminated = out.gone.copy()
-        truncated = np.zeros_like(terminated)
+        truncated = np.zeros(terminated.shape, dtype=bool)
         cfg = self.config
+        if cfg.horizon is None and cfg.horizon_days is None:
+            return terminated, truncated
         if cfg.horizon is not None:
-            truncated |= np.asarray(steps) >= cfg.horizon
+            truncated |= steps >= cfg.horizon  # an int (single env) or an (N,) array
         if cfg.horizon_days is not None:
             state = self.world.state
             assert state is not None
@@ -364,10 +369,10 @@ class SlateCore:
         scores = world.candidate_scores()
         oracle = {
             "scores": scores,
-            # the world never writes to candidate arrays (it draws new ones every step), so
-            # read-only views are as safe as copies and cost nothing
-            "quality": _read_only(cands.quality),
-            "length": _read_only(cands.length),
+            # the world draws new candidate arrays every step and marks them read-only, so
+            # they are handed out as they are
+            "quality": cands.quality,
+            "length": cands.length,
             "interests": state.interests.copy(),
             "budget": state.budget.copy(),
             "satisfaction": state.satisfaction.copy(),
@@ -576,7 +581,7 @@ class SlateEnv(gym.Env):
         slate = self.action_space.validate(action)
         out = self.world.step(slate[None, :])
         self._last = out
-        reward = float(self.core.rewards(out)[0])
+        reward = float(self.core.rewards(out)[0]) + 0.0  # + 0.0: never a negative zero
         self._t += 1
         term, trunc = self.core.ended(out, self._t)
         terminated, truncated = bool(term[0]), bool(trunc[0])

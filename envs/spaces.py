@@ -53,7 +53,7 @@ class SlateSpace(spaces.MultiDiscrete):
         if mask is None and probability is None:
             # The ranks of iid uniforms: every ordered slate is equally likely.
             r = self.np_random.random(self.num_candidates)
-            return np.argsort(r)[: self.slate_size].astype(np.int64)
+            return r.argsort()[: self.slate_size].astype(np.int64, copy=False)
         for _ in range(10_000):
             slate = super().sample(mask=mask, probability=probability)
             if len(set(slate.tolist())) == self.slate_size:

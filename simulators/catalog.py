@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Catalog, Items, OneHotRows, scaled_index
+from recarena.simulators.core import Catalog, Items, OneHotRows, constant, scaled_index
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -99,8 +99,8 @@ class TopicQualitySampler:
         ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)
-        # every item has the same length: a read-only broadcast, not N * C stored floats
-        length = np.broadcast_to(np.float64(self.length), shape)
+        # every item has the same length: a copy of a cached array (cheaper than filling)
+        length = constant(float(self.length), shape).copy()
         return Items(ids, topic, features, quality, length, topic)
 
     #: Features are the one-hot encoding of the topic (so affinity is a gather).

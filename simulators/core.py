@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = [
     "Response",
     "UserBatch",
     "click_passes",
+    "constant",
+    "row_offsets",
     "scaled_index",
 ]
 
@@ -39,6 +42,26 @@ __all__ = [
 _SHORT_ROW = 8
 #: ... and only for batches this large: for a few users one numpy call is cheaper.
 _LOOP_MIN_ROWS = 256
+
+
+@lru_cache(maxsize=256)
+def row_offsets(n: int, stride: int) -> np.ndarray:
+    """``(n, 1)`` int64 ``[[0], [stride], [2 stride], ...]``, read-only and cached: added to
+    per-row column indices it gives flat positions into an ``(n, stride)`` array, so a
+    per-row gather is one ``take`` (the batch sizes of a run are few, so the cache is small)."""
+    out = np.arange(0, n * stride, stride, dtype=np.int64)[:, None]
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=256)
+def constant(value: float | bool, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """A read-only array of ``shape`` filled with ``value``, cached per (value, shape, dtype):
+    for signals a model does not produce (all-False likes, all-examined positions), which
+    would otherwise be a fresh allocation per step. Writing to it raises."""
+    out = np.full(shape, value, dtype=dtype)
+    out.flags.writeable = False
+    return out
 
 
 def scaled_index(u: np.ndarray, m: int | float) -> np.ndarray:
@@ -74,13 +97,16 @@ def row_any(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def row_cumsum(x: np.ndarray) -> np.ndarray:
-    """``np.add.accumulate(x, axis=1)`` (sequential, so bit-identical), fast for short rows."""
+def row_cumsum(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.add.accumulate(x, axis=1)`` (sequential, so bit-identical), fast for short rows;
+    ``out`` may be ``x`` itself."""
     k = x.shape[1]
     if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
-        return np.add.accumulate(x, axis=1)
-    out = np.empty_like(x)
-    out[:, 0] = x[:, 0]
+        return np.add.accumulate(x, axis=1, out=out)
+    if out is None:
+        out = np.empty_like(x)
+    if out is not x:
+        out[:, 0] = x[:, 0]
     for j in range(1, k):
         np.add(out[:, j - 1], x[:, j], out=out[:, j])
     return out
@@ -89,7 +115,7 @@ def row_cumsum(x: np.ndarray) -> np.ndarray:
 def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split the clicks ``(N, K)`` into passes of (rows, positions) with each user at most
     once per pass, in slate order. Single-choice models give one pass."""
-    rows, cols = np.nonzero(clicked)
+    rows, cols = clicked.nonzero()
     if rows.size <= 1 or not (rows[1:] == rows[:-1]).any():
         return [(rows, cols)] if rows.size else []
     passes = []
@@ -98,6 +124,13 @@ def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         if r.size:
             passes.append((r, np.full(r.size, k)))
     return passes
+
+
+@lru_cache(maxsize=16)
+def _identity(depth: int, dtype: np.dtype) -> np.ndarray:
+    out = np.eye(depth, dtype=dtype)
+    out.flags.writeable = False
+    return out
 
 
 class OneHotRows:
@@ -126,10 +159,7 @@ class OneHotRows:
         return self.topic.ndim + 1
 
     def materialise(self, dtype: np.dtype | type = np.float32) -> np.ndarray:
-        out = np.zeros(self.shape, dtype=dtype)
-        flat = np.arange(0, self.topic.size * self.depth, self.depth) + self.topic.ravel()
-        out.reshape(-1)[flat] = 1
-        return out
+        return _identity(self.depth, np.dtype(dtype)).take(self.topic, axis=0)
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         return self.materialise(np.float32 if dtype is None else dtype)
@@ -172,18 +202,18 @@ class Items(NamedTuple):
     def take(self, index: np.ndarray) -> Items:
         """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
         n, c = self.item_id.shape
-        flat = (np.arange(0, n * c, c)[:, None] + index).ravel()  # row-major positions
-        shape = index.shape
-        topic = self.topic.take(flat).reshape(shape)
+        flat = row_offsets(n, c) + index  # row-major positions, shaped like index
+        topic = self.topic.take(flat)
         feats = self.features
         return Items(
-            self.item_id.take(flat).reshape(shape),
+            self.item_id.take(flat),
             topic,
-            OneHotRows(topic, feats.depth) if isinstance(feats, OneHotRows)
-            else feats.reshape(n * c, -1).take(flat, axis=0).reshape(*shape, -1),
-            self.quality.take(flat).reshape(shape),
-            self.length.take(flat).reshape(shape),
-            self.creator_id.take(flat).reshape(shape),
+            OneHotRows(topic, feats.depth) if type(feats) is OneHotRows
+            else feats.reshape(n * c, -1).take(flat.ravel(), axis=0).reshape(*index.shape, -1),
+            self.quality.take(flat),
+            self.length.take(flat),
+            # samplers with one creator per topic hand out the same array for both
+            topic if self.creator_id is self.topic else self.creator_id.take(flat),
         )
 
 

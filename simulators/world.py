@@ -9,7 +9,7 @@ import numpy as np
 
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.catalog import CorpusCandidates, ResampledCandidates
-from recarena.simulators.core import Items, Response, UserBatch
+from recarena.simulators.core import Items, Response, UserBatch, constant
 from recarena.simulators.users.model import UserModel
 from recarena.validation import check_int
 
@@ -202,6 +202,10 @@ class SlateWorld(ArrayWorld):
     def sample_candidates(self, n: int, rng: np.random.Generator, first_id: int) -> tuple[Items, int]:
         src = self.candidate_source
         items = src.sample(n, rng, first_id)
+        # The world never writes to candidates (it draws new ones every step): read-only,
+        # they can be handed to policies and info without copies.
+        items.quality.flags.writeable = False
+        items.length.flags.writeable = False
         return items, (n * src.num_candidates if src.generative else 0)
 
     def step(self, slates: np.ndarray) -> WorldStep:
@@ -216,7 +220,7 @@ class SlateWorld(ArrayWorld):
         left = model.has_left(state)
         state.left |= left
         if model.retention is None:
-            gone, gap = left, np.full(state.size, np.nan)
+            gone, gap = left, constant(np.nan, (state.size,))  # read-only: no returns here
         else:
             end = model.retention.end_sessions(state, left, self._rngs[4])
             gone = np.zeros(state.size, dtype=bool)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import ChoiceOutcome, as_float_tuple, row_cumsum
+from recarena.simulators.core import ChoiceOutcome, as_float_tuple, constant, row_cumsum
 from recarena.validation import check_choice, check_float
 
 __all__ = [
     "AttractionLink",
     "SingleChoiceMixin",
     "all_patterns",
+    "choose_from_masses",
     "per_rank_probabilities",
     "sample_single_choice",
     "single_choice_patterns",
@@ -82,15 +83,29 @@ def sample_single_choice(choice_probs: np.ndarray, rng: np.random.Generator) -> 
 
     Every position counts as examined (the models that use this have no examination step).
     """
-    n = choice_probs.shape[0]
-    cum = row_cumsum(choice_probs)
-    u = rng.random((n, 1)) * cum[:, -1:]
-    # The chosen index is the number of cumulative masses <= u (K means no click); position
-    # k is chosen iff cum[k-1] <= u < cum[k].
+    n, k1 = choice_probs.shape
+    masses = np.empty((n, k1 + 1))
+    masses[:, 0] = 0.0
+    masses[:, 1:] = choice_probs
+    return choose_from_masses(masses, rng)
+
+
+def choose_from_masses(masses: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
+    """The sampler behind :func:`sample_single_choice`, on masses laid out as
+    ``(N, K + 2)``: a zero column, the K positions, the no-click mass. Overwritten in place.
+
+    One uniform ``u`` per user, scaled by the total mass, picks position ``k`` iff
+    ``cum[k-1] <= u < cum[k]`` (``cum``: masses summed in slate order, sequentially, so the
+    same masses give the same choices at any batch size). With non-negative masses
+    ``u >= cum`` is true on a prefix of each row, and the chosen position is where it
+    turns false: the exclusive-or of neighbours.
+    """
+    n, k2 = masses.shape
+    cum = row_cumsum(masses, out=masses)  # cum[:, j]: mass before position j
+    u = rng.random((n, 1))
+    u *= cum[:, -1:]
     below = u >= cum[:, :-1]
-    clicked = ~below
-    clicked[:, 1:] &= below[:, :-1]
-    return ChoiceOutcome(clicked, np.ones(clicked.shape, dtype=bool))
+    return ChoiceOutcome(below[:, :-1] ^ below[:, 1:], constant(True, (n, k2 - 2), bool).copy())
 
 
 def per_rank_probabilities(values: tuple[float, ...], field: str) -> np.ndarray:

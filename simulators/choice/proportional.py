@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.choice.base import SingleChoiceMixin, sample_single_choice
+from recarena.simulators.choice.base import SingleChoiceMixin, choose_from_masses
 from recarena.simulators.core import ChoiceOutcome
 from recarena.validation import check_float
 
@@ -42,20 +43,29 @@ class ProportionalChoice(SingleChoiceMixin):
                               f"a value > min_normalizer ({self.min_normalizer})")
 
     def _masses(self, scores: np.ndarray) -> np.ndarray:
+        """``(N, K + 2)`` masses: a zero column, ``s_k - min_normalizer``, the no-click mass."""
         n, k = scores.shape
-        w = np.empty((n, k + 1))
-        np.subtract(scores, self.min_normalizer, out=w[:, :k])
-        w[:, k] = self.no_click_mass - self.min_normalizer
-        if w.min() < 0.0:  # the no-click mass is > 0, so the total is too
+        if scores.size and scores.min() < self.min_normalizer:
             raise ConfigError("ProportionalChoice scores", scores,
                               f"scores >= min_normalizer ({self.min_normalizer})")
+        w = _template(n, k, self.no_click_mass - self.min_normalizer).copy()
+        np.subtract(scores, self.min_normalizer, out=w[:, 1:k + 1])
         return w
 
     def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:
         """``(N, K + 1)`` probabilities of clicking each position; last column: no click."""
-        w = self._masses(scores)
+        w = self._masses(scores)[:, 1:]
         w /= w.sum(axis=1, keepdims=True)
         return w
 
     def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
-        return sample_single_choice(self._masses(scores), rng)  # no need to normalise
+        return choose_from_masses(self._masses(scores), rng)  # no need to normalise
+
+
+@lru_cache(maxsize=64)
+def _template(n: int, k: int, no_click: float) -> np.ndarray:
+    """Masses before the scores are written: zeros, and the no-click mass in the last column."""
+    w = np.zeros((n, k + 2))
+    w[:, k + 1] = no_click
+    w.flags.writeable = False
+    return w

@@ -14,7 +14,7 @@ from recarena.simulators.choice import (
     PositionBasedChoice,
     ProportionalChoice,
 )
-from recarena.simulators.core import Items, Response, UserBatch, click_passes
+from recarena.simulators.core import Items, Response, UserBatch, click_passes, constant, row_offsets
 from recarena.simulators.users.interests import (
     EmpiricalInterests,
     FixedInterests,
@@ -134,8 +134,7 @@ class UserModel:
         the gather ``interests[u, topic]`` (the same numbers, without the d-wide product)."""
         if onehot:
             n, d = state.interests.shape
-            flat = np.arange(0, n * d, d)[:, None] + items.topic
-            return state.interests.take(flat)
+            return state.interests.take(row_offsets(n, d) + items.topic)
         return np.matmul(items.features, state.interests[:, :, None])[:, :, 0]
 
     def scores(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
@@ -155,19 +154,18 @@ class UserModel:
         leaving is decided by :meth:`has_left` after :meth:`next_state`."""
         if scores is None:
             scores = self.scores(state, items)
-        outcome = self.choice.sample(scores, rng)  # type: ignore[attr-defined]
-        clicked = outcome.clicked
+        clicked, examined = self.choice.sample(scores, rng)  # type: ignore[attr-defined]
         sig = self.signals
         watch = sig.watch_time(items, clicked, scores,
                                state.budget if self.budget is not None else None, rng)
         return Response(
             clicked,
-            outcome.examined,
+            examined,
             watch,
             sig.binary(sig.like, items, clicked, scores, rng),
             sig.binary(sig.share, items, clicked, scores, rng),
             sig.binary(sig.follow, items, clicked, scores, rng),
-            np.zeros(state.size, dtype=bool),
+            constant(False, (state.size,), bool),  # a placeholder: SlateWorld.step fills it
         )
 
     def next_state(self, state: UserBatch, items: Items, response: Response,

@@ -57,12 +57,17 @@ class TimeBudget:
 
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                watch_time: np.ndarray, scores: np.ndarray) -> None:
-        utility = self.document_quality_factor * items.quality
+        dqf = self.document_quality_factor
+        utility = items.quality if dqf == 1.0 else dqf * items.quality  # 1.0 * q is q
         if self.user_quality_factor:
             utility = utility + self.user_quality_factor * scores
         # watch_time is 0 wherever nothing was clicked
-        change = row_sum(watch_time * (self.refund_rate * utility - 1.0))
-        change -= self.step_penalty * ~row_any(clicked)
+        per_item = self.refund_rate * utility
+        per_item -= 1.0
+        per_item *= watch_time
+        change = row_sum(per_item)
+        # the step penalty where nothing was clicked (minus 0.0 elsewhere, as before)
+        change -= np.where(row_any(clicked), 0.0, self.step_penalty)
         state.budget += change
 
     def has_left(self, state: UserBatch) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items
+from recarena.simulators.core import Items, constant
 from recarena.validation import check_choice, check_float
 
 __all__ = ["LogisticSignal", "ResponseSignals"]
@@ -86,5 +86,5 @@ class ResponseSignals:
     def binary(self, signal: LogisticSignal | None, items: Items, clicked: np.ndarray,
                scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if signal is None:
-            return np.zeros(clicked.shape, dtype=bool)
+            return constant(False, clicked.shape, bool).copy()
         return clicked & (rng.random(clicked.shape) < signal.probability(items, scores))
