@@ -219,6 +219,7 @@ class SlateCore:
         #: calendar observations are clipped here (a churned user's gap is infinite)
         self.max_day = float(cfg.horizon_days) if cfg.horizon_days is not None else 1e6
         self.q_bounds = (q_lo, q_hi)
+        self._q_lo, self._q_hi = np.array(float(q_lo)), np.array(float(q_hi))
         self.max_len = max_len
         self.signal_keys = tuple((f"response_{attr}", attr)
                                  for model, attr in _OPTIONAL_SIGNALS
@@ -286,8 +287,9 @@ class SlateCore:
                 if out is None:
                     obs["response_quality"] = np.zeros((n, k), np.float32)
                 else:
-                    q = out.slate.quality.astype(np.float32)
-                    np.minimum(np.maximum(q, self.q_bounds[0], out=q), self.q_bounds[1], out=q)
+                    # clipped in float64 and then cast: the same float32 values as casting
+                    # first (rounding is monotone), with fewer calls
+                    q = np.minimum(np.maximum(out.slate.quality, self._q_lo), self._q_hi).astype(np.float32)
                     if fresh is not None and fresh.size:
                         q[fresh] = 0.0
                     obs["response_quality"] = q
@@ -353,13 +355,12 @@ class SlateCore:
         if cfg.horizon is None and cfg.horizon_days is None:
             return terminated, truncated
         if cfg.horizon is not None:
-            truncated |= steps >= cfg.horizon  # an int (single env) or an (N,) array
+            truncated = truncated | (steps >= cfg.horizon)  # steps: an int or an (N,) array
         if cfg.horizon_days is not None:
             state = self.world.state
             assert state is not None
-            truncated |= state.day >= cfg.horizon_days
-        truncated &= ~terminated
-        return terminated, truncated
+            truncated = truncated | (state.day >= cfg.horizon_days)
+        return terminated, truncated & ~terminated
 
     def oracle(self) -> dict[str, np.ndarray]:
         """Privileged truth about every user and their current candidates, batched."""

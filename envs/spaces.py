@@ -53,7 +53,8 @@ class SlateSpace(spaces.MultiDiscrete):
         if mask is None and probability is None:
             # The ranks of iid uniforms: every ordered slate is equally likely.
             r = self.np_random.random(self.num_candidates)
-            return r.argsort()[: self.slate_size].astype(np.int64, copy=False)
+            idx = r.argsort()[: self.slate_size]  # intp, which is int64 on 64-bit numpy 2
+            return idx if idx.dtype == np.int64 else idx.astype(np.int64)
         for _ in range(10_000):
             slate = super().sample(mask=mask, probability=probability)
             if len(set(slate.tolist())) == self.slate_size:

@@ -76,6 +76,7 @@ class TopicQualitySampler:
                               f"a split of {self.num_topics} topics into trashy and nutritious "
                               f"parts whose int() sizes add up to {self.num_topics}")
         object.__setattr__(self, "_means", means)
+        object.__setattr__(self, "_std", np.array(float(self.quality_std)))
 
     def topic_quality_means(self) -> np.ndarray:
         """Mean quality of each topic, ``(T,)`` (RecSim's ``cluster_means``)."""
@@ -93,9 +94,9 @@ class TopicQualitySampler:
         # floor(U * T) is uniform on [0, T) (to within 2**-53) and much cheaper per call
         # than Generator.integers for small batches.
         topic = scaled_index(rng.random(shape), self.num_topics)
-        quality = rng.standard_normal(shape)
-        quality *= self.quality_std
-        quality += self._means.take(topic)  # type: ignore[attr-defined]
+        # Normal(mean of the topic, quality_std), as std * z + mean (0-d std: numpy's fast
+        # path for small batches)
+        quality = rng.standard_normal(shape) * self._std + self._means.take(topic)  # type: ignore[attr-defined]
         ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)

@@ -30,6 +30,7 @@ __all__ = [
     "Response",
     "UserBatch",
     "click_passes",
+    "click_positions",
     "constant",
     "row_offsets",
     "scaled_index",
@@ -45,11 +46,15 @@ _LOOP_MIN_ROWS = 256
 
 
 @lru_cache(maxsize=256)
-def row_offsets(n: int, stride: int) -> np.ndarray:
-    """``(n, 1)`` int64 ``[[0], [stride], [2 stride], ...]``, read-only and cached: added to
-    per-row column indices it gives flat positions into an ``(n, stride)`` array, so a
-    per-row gather is one ``take`` (the batch sizes of a run are few, so the cache is small)."""
-    out = np.arange(0, n * stride, stride, dtype=np.int64)[:, None]
+def row_offsets(n: int, stride: int, k: int = 1) -> np.ndarray:
+    """``(n, k)`` int64 with row ``i`` filled with ``i * stride``, read-only and cached.
+
+    Added to per-row column indices ``(n, k)`` it gives flat positions into an
+    ``(n, stride)`` array, so a per-row gather is one ``take``. The offsets come at the
+    indices' full shape because numpy's same-shape ufunc path is about twice as fast as a
+    broadcast one on small batches. The batch shapes of a run are few, so the cache is small.
+    """
+    out = np.repeat(np.arange(0, n * stride, stride, dtype=np.int64)[:, None], k, axis=1)
     out.flags.writeable = False
     return out
 
@@ -67,32 +72,42 @@ def constant(value: float | bool, shape: tuple[int, ...], dtype: type = np.float
 def scaled_index(u: np.ndarray, m: int | float) -> np.ndarray:
     """``floor(u * m)`` as int64 for uniforms ``u`` in [0, 1): uniform on ``[0, m)``.
 
-    The product is cast while it is written (one pass), which is several times faster
-    than ``(u * m).astype(np.int64)`` and gives the same integers (truncation equals floor
-    for non-negative values)."""
+    For large batches the product is cast while it is written (one pass, several times
+    faster than ``(u * m).astype(np.int64)``); for small ones the two-step form has less
+    call overhead. Both truncate, which equals floor for non-negative values."""
+    if u.size < _LOOP_MIN_ROWS:
+        return (u * m).astype(np.int64)
     out = np.empty(u.shape, dtype=np.int64)
     np.multiply(u, m, out=out, casting="unsafe")
     return out
 
 
 def row_sum(x: np.ndarray) -> np.ndarray:
-    """``x.sum(axis=1)`` for a 2-D array, fast for short rows."""
-    k = x.shape[1]
-    if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
-        return x.sum(axis=1)
-    out = x[:, 0].astype(np.result_type(x.dtype, np.int64) if x.dtype == bool else x.dtype)
-    for j in range(1, k):
+    """``x.sum(axis=1)`` for a 2-D array, fast for short rows (bit-identical: under 8 columns
+    numpy sums in order, as the column loop does)."""
+    n, k = x.shape
+    if k == 0 or k >= _SHORT_ROW or (n < _LOOP_MIN_ROWS and (k > 2 or x.dtype == bool)):
+        return np.add.reduce(x, axis=1)  # the ufunc itself: .sum() adds a Python layer
+    if x.dtype == bool:
+        out, start = x[:, 0].astype(np.int64), 1
+    elif k == 1:
+        return x[:, 0].copy()
+    else:  # a new array from the first two columns: one call instead of a copy and an add
+        out, start = np.add(x[:, 0], x[:, 1]), 2
+    for j in range(start, k):
         out += x[:, j]
     return out
 
 
 def row_any(x: np.ndarray) -> np.ndarray:
     """``x.any(axis=1)`` for a 2-D bool array, fast for short rows."""
-    k = x.shape[1]
-    if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
-        return x.any(axis=1)
-    out = x[:, 0].copy()
-    for j in range(1, k):
+    n, k = x.shape
+    if k == 0 or k >= _SHORT_ROW or (n < _LOOP_MIN_ROWS and k > 2):
+        return np.logical_or.reduce(x, axis=1)
+    if k == 1:
+        return x[:, 0].copy()
+    out = x[:, 0] | x[:, 1]
+    for j in range(2, k):
         out |= x[:, j]
     return out
 
@@ -131,6 +146,20 @@ def _identity(depth: int, dtype: np.dtype) -> np.ndarray:
     out = np.eye(depth, dtype=dtype)
     out.flags.writeable = False
     return out
+
+
+def click_positions(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`click_passes` with flat positions: passes of (rows, ``row * K + position``),
+    each user at most once per pass, in slate order (flat positions index the raveled
+    ``(N, K)`` arrays of a slate with one ``take``)."""
+    k = clicked.shape[1]
+    pos = clicked.ravel().nonzero()[0]
+    if pos.size <= 1:
+        return [(pos // k, pos)] if pos.size else []
+    rows = pos // k
+    if not (rows[1:] == rows[:-1]).any():
+        return [(rows, pos)]
+    return [(rows, rows * k + cols) for rows, cols in click_passes(clicked)]
 
 
 class OneHotRows:
@@ -202,7 +231,7 @@ class Items(NamedTuple):
     def take(self, index: np.ndarray) -> Items:
         """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
         n, c = self.item_id.shape
-        flat = row_offsets(n, c) + index  # row-major positions, shaped like index
+        flat = row_offsets(n, c, index.shape[1]) + index  # row-major positions, shaped like index
         topic = self.topic.take(flat)
         feats = self.features
         return Items(

@@ -218,7 +218,7 @@ class SlateWorld(ArrayWorld):
         response = model.respond(state, items, self._rngs[2], scores)
         model.next_state(state, items, response, self._rngs[3], scores, self._onehot)
         left = model.has_left(state)
-        state.left |= left
+        state.left[...] = state.left | left
         if model.retention is None:
             gone, gap = left, constant(np.nan, (state.size,))  # read-only: no returns here
         else:

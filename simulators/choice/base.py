@@ -102,8 +102,7 @@ def choose_from_masses(masses: np.ndarray, rng: np.random.Generator) -> ChoiceOu
     """
     n, k2 = masses.shape
     cum = row_cumsum(masses, out=masses)  # cum[:, j]: mass before position j
-    u = rng.random((n, 1))
-    u *= cum[:, -1:]
+    u = rng.random((n, 1)) * cum[:, -1:]
     below = u >= cum[:, :-1]
     return ChoiceOutcome(below[:, :-1] ^ below[:, 1:], constant(True, (n, k2 - 2), bool).copy())
 

@@ -41,15 +41,17 @@ class ProportionalChoice(SingleChoiceMixin):
         if self.no_click_mass <= self.min_normalizer:
             raise ConfigError("ProportionalChoice.no_click_mass", self.no_click_mass,
                               f"a value > min_normalizer ({self.min_normalizer})")
+        # a 0-d array: numpy's fast path for small batches (a Python float costs a conversion)
+        object.__setattr__(self, "_offset", np.array(float(self.min_normalizer)))
 
     def _masses(self, scores: np.ndarray) -> np.ndarray:
         """``(N, K + 2)`` masses: a zero column, ``s_k - min_normalizer``, the no-click mass."""
         n, k = scores.shape
-        if scores.size and scores.min() < self.min_normalizer:
+        if np.count_nonzero(scores < self._offset):  # type: ignore[attr-defined]
             raise ConfigError("ProportionalChoice scores", scores,
                               f"scores >= min_normalizer ({self.min_normalizer})")
         w = _template(n, k, self.no_click_mass - self.min_normalizer).copy()
-        np.subtract(scores, self.min_normalizer, out=w[:, 1:k + 1])
+        w[:, 1:k + 1] = scores - self._offset  # type: ignore[attr-defined]
         return w
 
     def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items, UserBatch, as_float_tuple, click_passes
+from recarena.simulators.core import Items, UserBatch, as_float_tuple, click_passes, click_positions
 from recarena.validation import check_choice, check_float
 
 __all__ = ["EmpiricalInterests", "FixedInterests", "InterestEvolution", "UniformInterests"]
+
+_ONE, _MINUS_ONE, _HALF = np.array(1.0), np.array(-1.0), np.array(0.5)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,10 @@ class InterestEvolution:
                     low_open=True)
         check_float(self.alpha_y_intercept, "InterestEvolution.alpha_y_intercept", 0.0, 1.0)
         check_choice(self.direction, "InterestEvolution.direction", ("stochastic", "toward"))
+        # 0-d arrays of the constants: numpy's fast path for small batches
+        object.__setattr__(self, "_y0", np.array(float(self.alpha_y_intercept)))
+        object.__setattr__(self, "_slope",
+                           np.array(self.alpha_y_intercept / self.alpha_x_intercept))
 
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                rng: np.random.Generator, onehot: bool = False) -> None:
@@ -143,16 +149,19 @@ class InterestEvolution:
         flips = rng.random(clicked.shape)
         slope = self.alpha_y_intercept / self.alpha_x_intercept
         if onehot:
-            d = state.interests.shape[1]
+            n, d = state.interests.shape
+            k = clicked.shape[1]
             flat_interests = state.interests.reshape(-1)
-            for rows, cols in click_passes(clicked):
-                at = rows * d + items.topic[rows, cols]
-                u = flat_interests[at]
-                delta = (self.alpha_y_intercept - slope * np.abs(u)) * (1.0 - u)
-                if self.direction == "stochastic":
-                    delta[flips[rows, cols] >= 0.5 * (u + 1.0)] *= -1.0
-                u += delta
-                flat_interests[at] = np.minimum(np.maximum(u, -1.0), 1.0)
+            for rows, pos in click_positions(clicked):
+                # pos: flat positions in the (N, K) slate; at: in the (N, d) interests
+                at = rows * d + items.topic.take(pos)
+                u = flat_interests.take(at)
+                delta = (_ONE - u) * (self._y0 - self._slope * np.abs(u))  # type: ignore[attr-defined]
+                if self.direction == "stochastic":  # away where the coin says so
+                    away = flips.take(pos) >= _HALF * (u + _ONE)
+                    delta = np.where(away, -delta, delta)
+                u = np.minimum(np.maximum(u + delta, _MINUS_ONE), _ONE)
+                flat_interests.put(at, u)
             return
         for rows, cols in click_passes(clicked):
             u = state.interests[rows]

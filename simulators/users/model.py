@@ -30,6 +30,7 @@ from recarena.validation import check_float, check_int
 
 __all__ = ["UserModel"]
 
+_ONE = np.array(1, dtype=np.int64)
 _CHOICE_TYPES = (ProportionalChoice, MultinomialLogitChoice, CascadeChoice,
                  PositionBasedChoice, DependentClickChoice)
 
@@ -134,7 +135,7 @@ class UserModel:
         the gather ``interests[u, topic]`` (the same numbers, without the d-wide product)."""
         if onehot:
             n, d = state.interests.shape
-            return state.interests.take(row_offsets(n, d) + items.topic)
+            return state.interests.take(row_offsets(n, d, items.topic.shape[1]) + items.topic)
         return np.matmul(items.features, state.interests[:, :, None])[:, :, 0]
 
     def scores(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
@@ -190,7 +191,7 @@ class UserModel:
             self._remember(state, items, clicked, response.watch_time)
         if self.retention is not None:
             self.retention.consume(state, items, clicked)
-        state.steps += 1
+        state.steps[...] = state.steps + _ONE  # not in place: slow on one-user batches
 
     def has_left(self, state: UserBatch) -> np.ndarray:
         """``(N,)`` bool: the users whose session is over."""

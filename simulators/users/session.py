@@ -45,6 +45,10 @@ class TimeBudget:
         check_float(self.refund_rate, "TimeBudget.refund_rate", 0.0)
         check_float(self.user_quality_factor, "TimeBudget.user_quality_factor")
         check_float(self.document_quality_factor, "TimeBudget.document_quality_factor")
+        # 0-d arrays of the constants: numpy's fast path for small batches
+        for name, value in (("_refund", self.refund_rate), ("_penalty", self.step_penalty),
+                            ("_one", 1.0), ("_zero", 0.0)):
+            object.__setattr__(self, name, np.array(float(value)))
 
     def init(self, state: UserBatch, rng: np.random.Generator | None = None) -> None:
         if self.initial_log_std > 0.0:
@@ -62,16 +66,14 @@ class TimeBudget:
         if self.user_quality_factor:
             utility = utility + self.user_quality_factor * scores
         # watch_time is 0 wherever nothing was clicked
-        per_item = self.refund_rate * utility
-        per_item -= 1.0
-        per_item *= watch_time
-        change = row_sum(per_item)
-        # the step penalty where nothing was clicked (minus 0.0 elsewhere, as before)
-        change -= np.where(row_any(clicked), 0.0, self.step_penalty)
-        state.budget += change
+        change = row_sum((self._refund * utility - self._one) * watch_time)  # type: ignore[attr-defined]
+        # minus the step penalty where nothing was clicked (minus 0.0 elsewhere)
+        change = change - np.where(row_any(clicked), self._zero, self._penalty)  # type: ignore[attr-defined]
+        # assigned, not added in place: numpy's in-place path is slow on one-user batches
+        state.budget[...] = state.budget + change
 
     def has_left(self, state: UserBatch) -> np.ndarray:
-        return state.budget <= 0.0
+        return state.budget <= self._zero  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

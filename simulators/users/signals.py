@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items, constant
+from recarena.simulators.core import Items
 from recarena.validation import check_choice, check_float
 
 __all__ = ["LogisticSignal", "ResponseSignals"]
+
+_ZERO = np.array(0.0)
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,11 @@ class ResponseSignals:
             frac = rng.beta(m * self.watch_concentration, (1.0 - m) * self.watch_concentration)
             watch = items.length * frac
         if budget is not None:
-            watch = np.minimum(watch, np.maximum(budget, 0.0)[:, None])
-        return watch * clicked
+            watch = np.minimum(watch, np.maximum(budget, _ZERO)[:, None])
+        return watch * clicked.astype(np.float64)  # float * float beats float * bool
 
     def binary(self, signal: LogisticSignal | None, items: Items, clicked: np.ndarray,
                scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if signal is None:
-            return constant(False, clicked.shape, bool).copy()
+            return np.zeros(clicked.shape, dtype=bool)
         return clicked & (rng.random(clicked.shape) < signal.probability(items, scores))
