@@ -149,8 +149,7 @@ class InterestEvolution:
         flips = rng.random(clicked.shape)
         slope = self.alpha_y_intercept / self.alpha_x_intercept
         if onehot:
-            n, d = state.interests.shape
-            k = clicked.shape[1]
+            d = state.interests.shape[1]
             flat_interests = state.interests.reshape(-1)
             for rows, pos in click_positions(clicked):
                 # pos: flat positions in the (N, K) slate; at: in the (N, d) interests
