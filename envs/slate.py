@@ -579,15 +579,16 @@ class SlateEnv(gym.Env):
         if self._done:
             raise ResetNeeded("step() called before reset() or after the episode ended; "
                               "call reset() first")
-        slate = self.action_space.validate(action)
-        out = self.world.step(slate[None, :])
+        core = self.core
+        out = self.world.step(self.action_space.validate(action)[None, :])
         self._last = out
-        reward = float(self.core.rewards(out)[0]) + 0.0  # + 0.0: never a negative zero
+        reward = float(core.rewards(out)[0]) + 0.0  # + 0.0: never a negative zero
         self._t += 1
-        term, trunc = self.core.ended(out, self._t)
+        term, trunc = core.ended(out, self._t)
         terminated, truncated = bool(term[0]), bool(trunc[0])
         self._done = terminated or truncated
-        return self._observe(out), reward, terminated, truncated, self._info(out)
+        obs = {key: arr[0] for key, arr in core.observe(out).items()}
+        return obs, reward, terminated, truncated, core.single_info(out)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -75,7 +75,8 @@ class SlateSpace(spaces.MultiDiscrete):
         expected = f"a slate of {k} distinct integer candidate indices in [0, {c})"
         if a.shape != (k,):
             raise InvalidSlate(f"expected {expected} (shape ({k},)), received {describe(action)}")
-        a = _integral(a, action, expected)
+        if a.dtype.kind not in "iu":
+            a = _integral(a, action, expected)
         values = a.tolist()
         if min(values) < 0 or max(values) >= c:
             raise InvalidSlate(f"expected {expected}; index out of range in {describe(action)}")

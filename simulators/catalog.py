@@ -77,6 +77,7 @@ class TopicQualitySampler:
                               f"parts whose int() sizes add up to {self.num_topics}")
         object.__setattr__(self, "_means", means)
         object.__setattr__(self, "_std", np.array(float(self.quality_std)))
+        object.__setattr__(self, "_topics", np.array(float(self.num_topics)))
 
     def topic_quality_means(self) -> np.ndarray:
         """Mean quality of each topic, ``(T,)`` (RecSim's ``cluster_means``)."""
@@ -93,7 +94,7 @@ class TopicQualitySampler:
         """Draw items of the given batch shape (e.g. ``(N, C)``)."""
         # floor(U * T) is uniform on [0, T) (to within 2**-53) and much cheaper per call
         # than Generator.integers for small batches.
-        topic = scaled_index(rng.random(shape), self.num_topics)
+        topic = scaled_index(rng.random(shape), self._topics)  # type: ignore[attr-defined]
         # Normal(mean of the topic, quality_std), as std * z + mean (0-d std: numpy's fast
         # path for small batches)
         quality = rng.standard_normal(shape) * self._std + self._means.take(topic)  # type: ignore[attr-defined]

@@ -69,13 +69,13 @@ def constant(value: float | bool, shape: tuple[int, ...], dtype: type = np.float
     return out
 
 
-def scaled_index(u: np.ndarray, m: int | float) -> np.ndarray:
+def scaled_index(u: np.ndarray, m: int | float | np.ndarray) -> np.ndarray:
     """``floor(u * m)`` as int64 for uniforms ``u`` in [0, 1): uniform on ``[0, m)``.
 
     For large batches the product is cast while it is written (one pass, several times
     faster than ``(u * m).astype(np.int64)``); for small ones the two-step form has less
     call overhead. Both truncate, which equals floor for non-negative values."""
-    if u.size < _LOOP_MIN_ROWS:
+    if u.size < _LOOP_MIN_ROWS:  # (m may be a 0-d array: numpy's fast path)
         return (u * m).astype(np.int64)
     out = np.empty(u.shape, dtype=np.int64)
     np.multiply(u, m, out=out, casting="unsafe")
@@ -112,16 +112,13 @@ def row_any(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def row_cumsum(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``np.add.accumulate(x, axis=1)`` (sequential, so bit-identical), fast for short rows;
-    ``out`` may be ``x`` itself."""
+def row_cumsum(x: np.ndarray) -> np.ndarray:
+    """``np.add.accumulate(x, axis=1)`` (sequential, so bit-identical), fast for short rows."""
     k = x.shape[1]
     if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
-        return np.add.accumulate(x, axis=1, out=out)
-    if out is None:
-        out = np.empty_like(x)
-    if out is not x:
-        out[:, 0] = x[:, 0]
+        return np.add.accumulate(x, axis=1)
+    out = np.empty_like(x)
+    out[:, 0] = x[:, 0]
     for j in range(1, k):
         np.add(out[:, j - 1], x[:, j], out=out[:, j])
     return out

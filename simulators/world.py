@@ -208,19 +208,32 @@ class SlateWorld(ArrayWorld):
         items.length.flags.writeable = False
         return items, (n * src.num_candidates if src.generative else 0)
 
+    def draw_candidates(self, n: int) -> Items:
+        # ArrayWorld's, with sample_candidates inlined (one call less per step)
+        src = self.candidate_source
+        items = src.sample(n, self._rngs[1], self._next_item_id)
+        items.quality.flags.writeable = False
+        items.length.flags.writeable = False
+        if src.generative:
+            self._next_item_id += n * src.num_candidates
+        return items
+
     def step(self, slates: np.ndarray) -> WorldStep:
         """Show ``slates`` (``(N, K)`` candidate indices, already validated) and advance."""
         if self.state is None or self.candidates is None:
             raise ResetNeeded("SlateWorld.step called before reset()")
         model, state = self.user_model, self.state
+        n = slates.shape[0]
         items = self.candidates.take(slates)
         scores = model.scores(state, items, self._onehot)
-        response = model.respond(state, items, self._rngs[2], scores)
-        model.next_state(state, items, response, self._rngs[3], scores, self._onehot)
+        parts = model.respond_parts(state, items, self._rngs[2], scores)
+        placeholder = constant(False, (n,), bool)  # ``left`` is known after the state update
+        model.next_state(state, items, Response(*parts, placeholder), self._rngs[3], scores,
+                         self._onehot)
         left = model.has_left(state)
         state.left[...] = state.left | left
         if model.retention is None:
-            gone, gap = left, constant(np.nan, (state.size,))  # read-only: no returns here
+            gone, gap = left, constant(np.nan, (n,))  # read-only: no returns here
         else:
             end = model.retention.end_sessions(state, left, self._rngs[4])
             gone = np.zeros(state.size, dtype=bool)
@@ -230,10 +243,8 @@ class SlateWorld(ArrayWorld):
             back = np.zeros(state.size, dtype=bool)
             back[end.rows[~end.churned]] = True
             model.start_session(state, back, self._rngs[4])
-        self.candidates = self.draw_candidates(state.size)
-        r = response
-        return WorldStep(items, Response(r[0], r[1], r[2], r[3], r[4], r[5], left), scores,
-                         gone, gap)
+        self.candidates = self.draw_candidates(n)
+        return WorldStep(items, Response(*parts, left), scores, gone, gap)
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""

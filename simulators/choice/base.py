@@ -92,7 +92,7 @@ def sample_single_choice(choice_probs: np.ndarray, rng: np.random.Generator) -> 
 
 def choose_from_masses(masses: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
     """The sampler behind :func:`sample_single_choice`, on masses laid out as
-    ``(N, K + 2)``: a zero column, the K positions, the no-click mass. Overwritten in place.
+    ``(N, K + 2)``: a zero column, the K positions, the no-click mass.
 
     One uniform ``u`` per user, scaled by the total mass, picks position ``k`` iff
     ``cum[k-1] <= u < cum[k]`` (``cum``: masses summed in slate order, sequentially, so the
@@ -101,7 +101,7 @@ def choose_from_masses(masses: np.ndarray, rng: np.random.Generator) -> ChoiceOu
     turns false: the exclusive-or of neighbours.
     """
     n, k2 = masses.shape
-    cum = row_cumsum(masses, out=masses)  # cum[:, j]: mass before position j
+    cum = row_cumsum(masses)  # cum[:, j]: mass before position j
     u = rng.random((n, 1)) * cum[:, -1:]
     below = u >= cum[:, :-1]
     return ChoiceOutcome(below[:, :-1] ^ below[:, 1:], constant(True, (n, k2 - 2), bool).copy())

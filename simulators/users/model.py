@@ -140,7 +140,11 @@ class UserModel:
 
     def scores(self, state: UserBatch, items: Items, onehot: bool = False) -> np.ndarray:
         """The scores the choice model sees, ``(N, K)`` (``onehot``: see :meth:`affinity`)."""
-        s = self.affinity(state, items, onehot)
+        if onehot:  # the gather of :meth:`affinity`, without the extra call
+            n, d = state.interests.shape
+            s = state.interests.take(row_offsets(n, d, items.topic.shape[1]) + items.topic)
+        else:
+            s = self.affinity(state, items)
         if self.clickbait:
             s -= self.clickbait * items.quality
         if self.satiation is not None:
@@ -155,19 +159,24 @@ class UserModel:
         leaving is decided by :meth:`has_left` after :meth:`next_state`."""
         if scores is None:
             scores = self.scores(state, items)
+        return Response(*self.respond_parts(state, items, rng, scores),
+                        constant(False, (state.size,), bool))  # SlateWorld.step fills it
+
+    def respond_parts(self, state: UserBatch, items: Items, rng: np.random.Generator,
+                      scores: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The fields of :meth:`respond`'s :class:`Response` but ``left``, as a tuple."""
         clicked, examined = self.choice.sample(scores, rng)  # type: ignore[attr-defined]
         sig = self.signals
         watch = sig.watch_time(items, clicked, scores,
                                state.budget if self.budget is not None else None, rng)
-        return Response(
-            clicked,
-            examined,
-            watch,
-            sig.binary(sig.like, items, clicked, scores, rng),
-            sig.binary(sig.share, items, clicked, scores, rng),
-            sig.binary(sig.follow, items, clicked, scores, rng),
-            constant(False, (state.size,), bool),  # a placeholder: SlateWorld.step fills it
-        )
+        if sig.like is None and sig.share is None and sig.follow is None:
+            # no optional signals (RecSim's envs): one all-False array for the three
+            none = np.zeros(clicked.shape, dtype=bool)
+            return clicked, examined, watch, none, none, none
+        return (clicked, examined, watch,
+                sig.binary(sig.like, items, clicked, scores, rng),
+                sig.binary(sig.share, items, clicked, scores, rng),
+                sig.binary(sig.follow, items, clicked, scores, rng))
 
     def next_state(self, state: UserBatch, items: Items, response: Response,
                    rng: np.random.Generator, scores: np.ndarray | None = None,
