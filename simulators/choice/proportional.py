@@ -47,7 +47,7 @@ class ProportionalChoice(SingleChoiceMixin):
     def _masses(self, scores: np.ndarray) -> np.ndarray:
         """``(N, K + 2)`` masses: a zero column, ``s_k - min_normalizer``, the no-click mass."""
         n, k = scores.shape
-        if np.count_nonzero(scores < self._offset):  # type: ignore[attr-defined]
+        if scores.size and np.minimum.reduce(scores, axis=None) < self.min_normalizer:
             raise ConfigError("ProportionalChoice scores", scores,
                               f"scores >= min_normalizer ({self.min_normalizer})")
         w = _template(n, k, self.no_click_mass - self.min_normalizer).copy()

@@ -68,7 +68,7 @@ class TimeBudget:
         # watch_time is 0 wherever nothing was clicked
         change = row_sum((self._refund * utility - self._one) * watch_time)  # type: ignore[attr-defined]
         # minus the step penalty where nothing was clicked (minus 0.0 elsewhere)
-        change = change - np.where(row_any(clicked), self._zero, self._penalty)  # type: ignore[attr-defined]
+        change = change - self._penalty * ~row_any(clicked)  # type: ignore[attr-defined]
         # assigned, not added in place: numpy's in-place path is slow on one-user batches
         state.budget[...] = state.budget + change
 
