@@ -12,6 +12,7 @@ the slate-world families; :class:`ArrayCore` is the base of the compact ones bui
 from __future__ import annotations
 
 import dataclasses
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,16 @@ from recarena.errors import ConfigError
 from recarena.simulators.core import Response
 from recarena.validation import check_int
 
-__all__ = ["ArrayCore", "EnvConfig", "batch_info", "replace_fields"]
+__all__ = ["ArrayCore", "EnvConfig", "batch_info", "first_row", "first_rows", "replace_fields"]
+
+#: ``first_row(a)`` is ``a[0]``; mapped over a batch, it is applied in C, not a Python loop.
+first_row = itemgetter(0)
+
+
+def first_rows(batch: dict[str, Any]) -> dict[str, Any]:
+    """Row 0 of every entry of a batched dict (views), in the same key order: how a single
+    env reads its one user out of the batched core's outputs."""
+    return dict(zip(batch, map(first_row, batch.values()), strict=True))
 
 
 def replace_fields(config: Any, changes: dict[str, Any]) -> Any:
@@ -138,13 +148,13 @@ class ArrayCore:
 
     def single_info(self, out: Any | None) -> dict[str, Any]:
         """The single env's info: row 0, one-number oracle entries as Python floats."""
-        oracle: dict[str, Any] = {key: arr[0] for key, arr in self.oracle().items()}
+        oracle: dict[str, Any] = first_rows(self.oracle())
         for key in self.scalar_oracle:
             oracle[key] = float(oracle[key])
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(self.world.state.user_id[0]),
                                 "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
-            info["response"] = Response._make([a[0] for a in out.response])
+            info["response"] = Response._make(map(first_row, out.response))
             info["examined"] = out.response.examined[0]
             info["slate_item_ids"] = out.item_id[0]
             for key, arr in self.slate_meta(out).items():

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recarena.envs.core import replace_fields
+from recarena.envs.core import first_row, first_rows, replace_fields
 from recarena.envs.spaces import SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.catalog import (
@@ -403,16 +403,17 @@ class SlateCore:
 
     def single_info(self, out: WorldStep | None) -> dict[str, Any]:
         """The single env's info: row 0 of everything, scalars as Python floats."""
-        oracle = {key: arr[0] for key, arr in self.oracle().items()}
-        for key in ("budget", "satisfaction", "long_term"):
-            if key in oracle:
-                oracle[key] = float(oracle[key])
+        oracle = first_rows(self.oracle())
+        oracle["budget"] = float(oracle["budget"])
+        oracle["satisfaction"] = float(oracle["satisfaction"])
+        if "long_term" in oracle:
+            oracle["long_term"] = float(oracle["long_term"])
         state = self.world.state
         assert state is not None
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0]),
                                 "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
-            info["response"] = Response._make([a[0] for a in out.response])
+            info["response"] = Response._make(map(first_row, out.response))
             info["examined"] = out.response.examined[0]
             info["slate_item_ids"] = out.slate.item_id[0]
             info["slate_topics"] = out.slate.topic[0]
@@ -587,8 +588,7 @@ class SlateEnv(gym.Env):
         term, trunc = core.ended(out, self._t)
         terminated, truncated = bool(term[0]), bool(trunc[0])
         self._done = terminated or truncated
-        obs = {key: arr[0] for key, arr in core.observe(out).items()}
-        return obs, reward, terminated, truncated, core.single_info(out)
+        return first_rows(core.observe(out)), reward, terminated, truncated, core.single_info(out)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -600,7 +600,7 @@ class SlateEnv(gym.Env):
 
     # ----------------------------------------------------------------- helpers
     def _observe(self, out: WorldStep | None) -> dict[str, np.ndarray]:
-        return {key: arr[0] for key, arr in self.core.observe(out).items()}
+        return first_rows(self.core.observe(out))
 
     def _info(self, out: WorldStep | None) -> dict[str, Any]:
         return self.core.single_info(out)
