@@ -15,13 +15,12 @@ Item samplers:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Catalog, Items, OneHotRows, constant, scaled_index
+from recarena.simulators.core import Catalog, Items, OneHotRows, constant, index_block, scaled_index
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -98,7 +97,7 @@ class TopicQualitySampler:
         # Normal(mean of the topic, quality_std), as std * z + mean (0-d std: numpy's fast
         # path for small batches)
         quality = rng.standard_normal(shape) * self._std + self._means.take(topic)  # type: ignore[attr-defined]
-        ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
+        ids = index_block(0, shape) + first_id
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)
         # every item has the same length: a copy of a cached array (cheaper than filling)
@@ -162,7 +161,7 @@ class UniformFeatureSampler:
         length = np.clip(rng.normal(self.length_mean, self.length_std, size=shape),
                          self.min_length, self.max_length_minutes)
         topic = features.argmax(axis=-1)
-        ids = np.arange(first_id, first_id + math.prod(shape), dtype=np.int64).reshape(shape)
+        ids = index_block(0, shape) + first_id
         return Items(ids, topic, features, np.full(shape, self.quality), length, topic)
 
     def feature_bounds(self) -> tuple[float, float]:

@@ -11,6 +11,7 @@ T = number of topics, H = history length.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -32,7 +33,9 @@ __all__ = [
     "click_passes",
     "click_positions",
     "constant",
+    "index_block",
     "row_offsets",
+    "smallest",
     "scaled_index",
 ]
 
@@ -79,6 +82,28 @@ def scaled_index(u: np.ndarray, m: int | float | np.ndarray) -> np.ndarray:
         return (u * m).astype(np.int64)
     out = np.empty(u.shape, dtype=np.int64)
     np.multiply(u, m, out=out, casting="unsafe")
+    return out
+
+
+def smallest(x: np.ndarray) -> float:
+    """The smallest entry of a non-empty array (``np.minimum.reduce(x, axis=None)``; NaN if
+    any entry is NaN). A small batch is read through ``tolist``, which costs a quarter of a
+    reduction's call overhead."""
+    if x.size < _LOOP_MIN_ROWS:
+        values = x.ravel().tolist()
+        total = sum(values)
+        if total != total and any(v != v for v in values):  # (a NaN sum: a NaN, or inf - inf)
+            return math.nan
+        return min(values)
+    return float(np.minimum.reduce(x, axis=None))
+
+
+@lru_cache(maxsize=64)
+def index_block(first: int, shape: tuple[int, ...]) -> np.ndarray:
+    """``np.arange(first, first + prod(shape)).reshape(shape)`` as int64, read-only, cached
+    for ``first == 0`` (add an offset to number a batch: one call instead of two)."""
+    out = np.arange(first, first + math.prod(shape), dtype=np.int64).reshape(shape)
+    out.flags.writeable = False
     return out
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from recarena.errors import ConfigError
 from recarena.simulators.choice.base import SingleChoiceMixin, choose_from_masses
-from recarena.simulators.core import ChoiceOutcome
+from recarena.simulators.core import ChoiceOutcome, smallest
 from recarena.validation import check_float
 
 __all__ = ["ProportionalChoice"]
@@ -47,11 +47,11 @@ class ProportionalChoice(SingleChoiceMixin):
     def _masses(self, scores: np.ndarray) -> np.ndarray:
         """``(N, K + 2)`` masses: a zero column, ``s_k - min_normalizer``, the no-click mass."""
         n, k = scores.shape
-        if scores.size and np.minimum.reduce(scores, axis=None) < self.min_normalizer:
+        if scores.size and not smallest(scores) >= self.min_normalizer:  # (NaN fails too)
             raise ConfigError("ProportionalChoice scores", scores,
-                              f"scores >= min_normalizer ({self.min_normalizer})")
+                              f"scores >= min_normalizer ({self.min_normalizer}), none NaN")
         w = _template(n, k, self.no_click_mass - self.min_normalizer).copy()
-        w[:, 1:k + 1] = scores - self._offset  # type: ignore[attr-defined]
+        np.subtract(scores, self._offset, out=w[:, 1:k + 1])  # type: ignore[attr-defined]
         return w
 
     def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:

@@ -158,7 +158,7 @@ class InterestEvolution:
                 delta = (_ONE - u) * (self._y0 - self._slope * np.abs(u))  # type: ignore[attr-defined]
                 if self.direction == "stochastic":  # away where the coin says so
                     away = flips.take(pos) >= _HALF * (u + _ONE)
-                    delta = np.where(away, -delta, delta)
+                    np.negative(delta, out=delta, where=away)
                 u = np.minimum(np.maximum(u + delta, _MINUS_ONE), _ONE)
                 flat_interests.put(at, u)
             return
