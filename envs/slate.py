@@ -205,10 +205,11 @@ class SlateCore:
         self._build_observation_space()
 
     def candidate_ids(self) -> np.ndarray:
-        """``(N, C)`` catalog ids of every user's current candidates (a new array)."""
+        """``(N, C)`` catalog ids of every user's current candidates (read-only: the world
+        draws new candidates every step and never writes to them, so no copy is made)."""
         cands = self.world.candidates
         assert cands is not None
-        return cands.item_id.copy()
+        return cands.item_id
 
     def _build_observation_space(self) -> None:
         cfg, src, um = self.config, self.config.candidates, self.config.user_model
@@ -224,6 +225,8 @@ class SlateCore:
         self.signal_keys = tuple((f"response_{attr}", attr)
                                  for model, attr in _OPTIONAL_SIGNALS
                                  if getattr(um.signals, model) is not None)
+        #: which parts of OBSERVATION_PARTS are observed
+        self._see = {part: part in cfg.observe for part in OBSERVATION_PARTS}
         parts: dict[str, spaces.Space] = {}
         f32 = np.float32
         for part in cfg.observe:
@@ -256,51 +259,51 @@ class SlateCore:
         world, k = self.world, self.slate_size
         state, cands = world.state, world.candidates
         assert state is not None and cands is not None
-        n = state.size
+        see = self._see
         obs: dict[str, np.ndarray] = {}
-        resp = None if out is None else out.response
-        for part in self.config.observe:
-            if part == "interests":
-                obs["interests"] = state.interests.astype(np.float32)
-            elif part == "candidates":
-                obs["candidate_features"] = cands.features.astype(np.float32)
-            elif part == "response":
-                if resp is None:
-                    obs["response_click"] = np.zeros((n, k), np.int8)
-                    obs["response_examined"] = np.zeros((n, k), np.int8)
-                    obs["response_watch_time"] = np.zeros((n, k), np.float32)
+        if see["interests"]:
+            obs["interests"] = state.interests.astype(np.float32)
+        if see["candidates"]:
+            obs["candidate_features"] = cands.features.astype(np.float32)
+        if see["response"]:
+            if out is None:
+                n = state.size
+                obs["response_click"] = np.zeros((n, k), np.int8)
+                obs["response_examined"] = np.zeros((n, k), np.int8)
+                obs["response_watch_time"] = np.zeros((n, k), np.float32)
+                for key, _ in self.signal_keys:
+                    obs[key] = np.zeros((n, k), np.int8)
+            else:
+                resp = out.response
+                obs["response_click"] = resp.clicked.astype(np.int8)
+                obs["response_examined"] = resp.examined.astype(np.int8)
+                obs["response_watch_time"] = resp.watch_time.astype(np.float32)
+                for key, attr in self.signal_keys:
+                    obs[key] = getattr(resp, attr).astype(np.int8)
+                if fresh is not None and fresh.size:
+                    obs["response_click"][fresh] = 0
+                    obs["response_examined"][fresh] = 0
+                    obs["response_watch_time"][fresh] = 0.0
                     for key, _ in self.signal_keys:
-                        obs[key] = np.zeros((n, k), np.int8)
-                else:
-                    obs["response_click"] = resp.clicked.astype(np.int8)
-                    obs["response_examined"] = resp.examined.astype(np.int8)
-                    obs["response_watch_time"] = resp.watch_time.astype(np.float32)
-                    for key, attr in self.signal_keys:
-                        obs[key] = getattr(resp, attr).astype(np.int8)
-                    if fresh is not None and fresh.size:
-                        obs["response_click"][fresh] = 0
-                        obs["response_examined"][fresh] = 0
-                        obs["response_watch_time"][fresh] = 0.0
-                        for key, _ in self.signal_keys:
-                            obs[key][fresh] = 0
-            elif part == "response_quality":
-                if out is None:
-                    obs["response_quality"] = np.zeros((n, k), np.float32)
-                else:
-                    # clipped in float64 and then cast: the same float32 values as casting
-                    # first (rounding is monotone), with fewer calls
-                    q = np.minimum(np.maximum(out.slate.quality, self._q_lo), self._q_hi).astype(np.float32)
-                    if fresh is not None and fresh.size:
-                        q[fresh] = 0.0
-                    obs["response_quality"] = q
-            elif part == "history":
-                obs["history_features"] = state.history_features.astype(np.float32)
-                obs["history_watch_time"] = np.minimum(
-                    state.history_watch, self.max_len).astype(np.float32)
-            elif part == "calendar":
-                obs["day"] = np.minimum(state.day, self.max_day).astype(np.float32)[:, None]
-                obs["last_return_gap"] = np.minimum(
-                    state.last_gap, self.max_day).astype(np.float32)[:, None]
+                        obs[key][fresh] = 0
+        if see["response_quality"]:
+            if out is None:
+                obs["response_quality"] = np.zeros((state.size, k), np.float32)
+            else:
+                # clipped in float64 and then cast: the same float32 values as casting
+                # first (rounding is monotone), with fewer calls
+                q = np.minimum(np.maximum(out.slate.quality, self._q_lo), self._q_hi).astype(np.float32)
+                if fresh is not None and fresh.size:
+                    q[fresh] = 0.0
+                obs["response_quality"] = q
+        if see["history"]:
+            obs["history_features"] = state.history_features.astype(np.float32)
+            obs["history_watch_time"] = np.minimum(
+                state.history_watch, self.max_len).astype(np.float32)
+        if see["calendar"]:
+            obs["day"] = np.minimum(state.day, self.max_day).astype(np.float32)[:, None]
+            obs["last_return_gap"] = np.minimum(
+                state.last_gap, self.max_day).astype(np.float32)[:, None]
         return obs
 
     def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
@@ -362,8 +365,11 @@ class SlateCore:
             truncated = truncated | (state.day >= cfg.horizon_days)
         return terminated, truncated & ~terminated
 
-    def oracle(self) -> dict[str, np.ndarray]:
-        """Privileged truth about every user and their current candidates, batched."""
+    def oracle(self, copy_scalars: bool = True) -> dict[str, np.ndarray]:
+        """Privileged truth about every user and their current candidates, batched.
+
+        ``copy_scalars=False`` hands out the state's own per-user scalar arrays (budget,
+        satisfaction, long-term value), for a caller that converts them to numbers at once."""
         world = self.world
         state, cands = world.state, world.candidates
         assert state is not None and cands is not None
@@ -375,13 +381,13 @@ class SlateCore:
             "quality": cands.quality,
             "length": cands.length,
             "interests": state.interests.copy(),
-            "budget": state.budget.copy(),
-            "satisfaction": state.satisfaction.copy(),
+            "budget": state.budget.copy() if copy_scalars else state.budget,
+            "satisfaction": state.satisfaction.copy() if copy_scalars else state.satisfaction,
         }
         if self.attraction_link is not None:
             oracle["attraction"] = self.attraction_link(scores)
         if self.config.user_model.retention is not None:
-            oracle["long_term"] = state.long_term.copy()
+            oracle["long_term"] = state.long_term.copy() if copy_scalars else state.long_term
         return oracle
 
 
@@ -403,7 +409,7 @@ class SlateCore:
 
     def single_info(self, out: WorldStep | None) -> dict[str, Any]:
         """The single env's info: row 0 of everything, scalars as Python floats."""
-        oracle = first_rows(self.oracle())
+        oracle = first_rows(self.oracle(copy_scalars=False))
         oracle["budget"] = float(oracle["budget"])
         oracle["satisfaction"] = float(oracle["satisfaction"])
         if "long_term" in oracle:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Catalog, Items, OneHotRows, constant, index_block, scaled_index
+from recarena.simulators.core import Catalog, Items, OneHotRows, index_block, scaled_index
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -91,17 +91,27 @@ class TopicQualitySampler:
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator, first_id: int = 0) -> Items:
         """Draw items of the given batch shape (e.g. ``(N, C)``)."""
+        return self.sample_steps(1, shape, rng, first_id).at(0)
+
+    def sample_steps(self, steps: int, shape: tuple[int, ...], rng: np.random.Generator,
+                     first_id: int = 0) -> Items:
+        """``steps`` consecutive :meth:`sample` calls at once, stacked on a leading axis: the
+        same random draws in the same order (a uniform and a normal array per step), and
+        the same numbers, with the arithmetic done once for the block."""
+        u = np.empty((steps, *shape))
+        z = np.empty((steps, *shape))
+        for t in range(steps):
+            rng.random(out=u[t])
+            rng.standard_normal(out=z[t])
         # floor(U * T) is uniform on [0, T) (to within 2**-53) and much cheaper per call
         # than Generator.integers for small batches.
-        topic = scaled_index(rng.random(shape), self._topics)  # type: ignore[attr-defined]
-        # Normal(mean of the topic, quality_std), as std * z + mean (0-d std: numpy's fast
-        # path for small batches)
-        quality = rng.standard_normal(shape) * self._std + self._means.take(topic)  # type: ignore[attr-defined]
-        ids = index_block(0, shape) + first_id
+        topic = scaled_index(u, self._topics)  # type: ignore[attr-defined]
+        # Normal(mean of the topic, quality_std), as std * z + mean
+        quality = z * self._std + self._means.take(topic)  # type: ignore[attr-defined]
+        ids = index_block(0, u.shape) + first_id
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)
-        # every item has the same length: a copy of a cached array (cheaper than filling)
-        length = constant(float(self.length), shape).copy()
+        length = np.full(u.shape, float(self.length))
         return Items(ids, topic, features, quality, length, topic)
 
     #: Features are the one-hot encoding of the topic (so affinity is a gather).
@@ -157,12 +167,23 @@ class UniformFeatureSampler:
         return self.feature_dim
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator, first_id: int = 0) -> Items:
-        features = rng.uniform(self.min_feature, self.max_feature, size=(*shape, self.feature_dim))
-        length = np.clip(rng.normal(self.length_mean, self.length_std, size=shape),
-                         self.min_length, self.max_length_minutes)
+        """Draw items of the given batch shape (e.g. ``(N, C)``)."""
+        return self.sample_steps(1, shape, rng, first_id).at(0)
+
+    def sample_steps(self, steps: int, shape: tuple[int, ...], rng: np.random.Generator,
+                     first_id: int = 0) -> Items:
+        """``steps`` consecutive :meth:`sample` calls stacked on a leading axis (the same
+        draws in the same order: features, then lengths, per step)."""
+        features = np.empty((steps, *shape, self.feature_dim))
+        raw_length = np.empty((steps, *shape))
+        for t in range(steps):
+            features[t] = rng.uniform(self.min_feature, self.max_feature,
+                                      size=(*shape, self.feature_dim))
+            raw_length[t] = rng.normal(self.length_mean, self.length_std, size=shape)
+        length = np.clip(raw_length, self.min_length, self.max_length_minutes)
         topic = features.argmax(axis=-1)
-        ids = index_block(0, shape) + first_id
-        return Items(ids, topic, features, np.full(shape, self.quality), length, topic)
+        ids = index_block(0, length.shape) + first_id
+        return Items(ids, topic, features, np.full(length.shape, self.quality), length, topic)
 
     def feature_bounds(self) -> tuple[float, float]:
         return self.min_feature, self.max_feature
@@ -244,6 +265,13 @@ class ResampledCandidates:
 
     def sample(self, n: int, rng: np.random.Generator, first_id: int = 0) -> Items:
         return self.sampler.sample((n, self.num_candidates), rng, first_id)
+
+    def sample_steps(self, steps: int, n: int, rng: np.random.Generator,
+                     first_id: int = 0) -> Items:
+        """The candidates of ``steps`` consecutive steps, ``(steps, n, C)``: the same as
+        ``steps`` calls of :meth:`sample` with ids counting on (a world draws ahead in
+        blocks, which costs fewer numpy calls per step)."""
+        return self.sampler.sample_steps(steps, (n, self.num_candidates), rng, first_id)
 
     def feature_bounds(self) -> tuple[float, float]:
         return self.sampler.feature_bounds()

@@ -255,6 +255,16 @@ class Items(NamedTuple):
     length: np.ndarray
     creator_id: np.ndarray
 
+    def at(self, t: int) -> Items:
+        """Entry ``t`` of the leading axis of every field, as views: one step of a block of
+        steps drawn at once (see ``ResampledCandidates.sample_steps``)."""
+        topic = self.topic[t]
+        feats = self.features
+        return Items(self.item_id[t], topic,
+                     OneHotRows(topic, feats.depth) if type(feats) is OneHotRows else feats[t],
+                     self.quality[t], self.length[t],
+                     topic if self.creator_id is self.topic else self.creator_id[t])
+
     def take(self, index: np.ndarray) -> Items:
         """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
         n, c = self.item_id.shape

@@ -45,6 +45,21 @@ class WorldSnapshot(NamedTuple):
     next_item_id: int
     next_user_id: int
     rng_states: tuple[dict, ...]
+    #: candidate steps drawn ahead and not yet shown: ``(block, position)``, or ``None``
+    ahead: tuple[Any, int] | None = None
+
+
+#: How many candidate items a :class:`SlateWorld` draws at once from a generated source.
+_AHEAD_ITEMS = 1024
+
+
+def _read_only(items: Items) -> Items:
+    """``items`` with the arrays that envs hand out without copies (ids, quality, length)
+    marked read-only; views of them are read-only too."""
+    items.item_id.flags.writeable = False
+    items.quality.flags.writeable = False
+    items.length.flags.writeable = False
+    return items
 
 
 # --------------------------------------------------------------------------- array worlds
@@ -189,6 +204,7 @@ class SlateWorld(ArrayWorld):
         super().__init__()
         self.state: UserBatch | None = None
         self.candidates: Items | None = None
+        self._ahead: tuple[Items, int] | None = None
 
     @property
     def num_streams(self) -> int:  # type: ignore[override]
@@ -201,22 +217,38 @@ class SlateWorld(ArrayWorld):
 
     def sample_candidates(self, n: int, rng: np.random.Generator, first_id: int) -> tuple[Items, int]:
         src = self.candidate_source
-        items = src.sample(n, rng, first_id)
-        # The world never writes to candidates (it draws new ones every step): read-only,
-        # they can be handed to policies and info without copies.
-        items.quality.flags.writeable = False
-        items.length.flags.writeable = False
+        items = _read_only(src.sample(n, rng, first_id))
         return items, (n * src.num_candidates if src.generative else 0)
 
+    def reset(self, num_users: int, rng: np.random.Generator) -> None:
+        self._ahead = None
+        super().reset(num_users, rng)
+
     def draw_candidates(self, n: int) -> Items:
-        # ArrayWorld's, with sample_candidates inlined (one call less per step)
+        """The next step's candidates of ``n`` users. A generated source is drawn
+        ``_AHEAD_ITEMS`` items at a time (several steps for small batches, the same random
+        draws in the same order) and handed out one step at a time."""
         src = self.candidate_source
-        items = src.sample(n, self._rngs[1], self._next_item_id)
-        items.quality.flags.writeable = False
-        items.length.flags.writeable = False
-        if src.generative:
-            self._next_item_id += n * src.num_candidates
-        return items
+        if not src.generative:  # (a fixed corpus uses no item ids)
+            return _read_only(src.sample(n, self._rngs[1], self._next_item_id))
+        ahead = self._ahead
+        if ahead is None or ahead[1] == ahead[0].item_id.shape[0] or ahead[0].item_id.shape[1] != n:
+            steps = max(1, _AHEAD_ITEMS // (n * src.num_candidates))
+            block = _read_only(src.sample_steps(steps, n, self._rngs[1], self._next_item_id))
+            self._next_item_id += steps * n * src.num_candidates
+            ahead = (block, 0)
+        self._ahead = (ahead[0], ahead[1] + 1)
+        # views of a read-only block: the world never writes to candidates, so they can be
+        # handed to policies and info without copies
+        return ahead[0].at(ahead[1])
+
+    def snapshot(self) -> WorldSnapshot:
+        return super().snapshot()._replace(ahead=self._ahead)  # (read-only: no copy)
+
+    def restore(self, snap: WorldSnapshot) -> None:
+        super().restore(snap)
+        self.candidates = _read_only(self.candidates)
+        self._ahead = snap.ahead
 
     def step(self, slates: np.ndarray) -> WorldStep:
         """Show ``slates`` (``(N, K)`` candidate indices, already validated) and advance."""
