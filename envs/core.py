@@ -31,7 +31,7 @@ first_row = itemgetter(0)
 def first_rows(batch: dict[str, Any]) -> dict[str, Any]:
     """Row 0 of every entry of a batched dict (views), in the same key order: how a single
     env reads its one user out of the batched core's outputs."""
-    return dict(zip(batch, map(first_row, batch.values()), strict=True))
+    return {key: arr[0] for key, arr in batch.items()}  # (faster than dict(zip(map)))
 
 
 def replace_fields(config: Any, changes: dict[str, Any]) -> Any:

@@ -14,6 +14,9 @@ from recarena.validation import check_int
 __all__ = ["BatchSlateSpace", "SlateSpace"]
 
 
+#: int64, compared by identity (numpy hands out its built-in dtype objects): a cheap test
+_INT64 = np.dtype(np.int64)
+
 def _integral(a: np.ndarray, action: Any, expected: str) -> np.ndarray:
     """``a`` as integers: integer arrays pass, whole-valued finite floats are converted,
     anything else raises :class:`InvalidSlate`."""
@@ -54,7 +57,7 @@ class SlateSpace(spaces.MultiDiscrete):
             # The ranks of iid uniforms: every ordered slate is equally likely.
             r = self.np_random.random(self.num_candidates)
             idx = r.argsort()[: self.slate_size]  # intp, which is int64 on 64-bit numpy 2
-            return idx if idx.dtype == np.int64 else idx.astype(np.int64)
+            return idx if idx.dtype is _INT64 else idx.astype(np.int64)
         for _ in range(10_000):
             slate = super().sample(mask=mask, probability=probability)
             if len(set(slate.tolist())) == self.slate_size:
@@ -82,7 +85,7 @@ class SlateSpace(spaces.MultiDiscrete):
             raise InvalidSlate(f"expected {expected}; index out of range in {describe(action)}")
         if len(set(values)) != k:
             raise InvalidSlate(f"expected {expected}; the slate repeats a candidate: {values}")
-        return a if a.dtype == np.int64 else a.astype(np.int64)
+        return a if a.dtype is _INT64 else a.astype(np.int64)
 
     def __repr__(self) -> str:
         return f"SlateSpace(num_candidates={self.num_candidates}, slate_size={self.slate_size})"
@@ -186,7 +189,7 @@ class BatchSlateSpace(spaces.MultiDiscrete):
             if repeats.any():
                 raise InvalidSlate(f"expected {expected}; a candidate is repeated in rows "
                                    f"{_rows(repeats)}")
-        return a if a.dtype == np.int64 else a.astype(np.int64)
+        return a if a.dtype is _INT64 else a.astype(np.int64)
 
     def __repr__(self) -> str:
         return (f"BatchSlateSpace(num_slates={self.num_slates}, "

@@ -81,8 +81,9 @@ class ResponseSignals:
             m = np.clip(1.0 / (1.0 + np.exp(-z)), 1e-3, 1 - 1e-3)
             frac = rng.beta(m * self.watch_concentration, (1.0 - m) * self.watch_concentration)
             watch = items.length * frac
-        if budget is not None:
-            watch = np.minimum(watch, np.maximum(budget, _ZERO)[:, None])
+        if budget is not None:  # capped by the remaining budget; 0 where not clicked
+            return np.minimum(watch, np.maximum(budget, _ZERO)[:, None],
+                              out=np.zeros(watch.shape), where=clicked)
         return watch * clicked.astype(np.float64)  # float * float beats float * bool
 
     def binary(self, signal: LogisticSignal | None, items: Items, clicked: np.ndarray,
