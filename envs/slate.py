@@ -419,11 +419,13 @@ class SlateCore:
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0]),
                                 "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
-            info["response"] = Response._make(map(first_row, out.response))
-            info["examined"] = out.response.examined[0]
-            info["slate_item_ids"] = out.slate.item_id[0]
-            info["slate_topics"] = out.slate.topic[0]
-            info["slate_creator_ids"] = out.slate.creator_id[0]
+            info["response"] = response = Response._make(map(first_row, out.response))
+            info["examined"] = response.examined
+            slate = out.slate
+            info["slate_item_ids"] = slate.item_id[0]
+            info["slate_topics"] = topics = slate.topic[0]
+            # one creator per topic (the generated catalogs) makes them the same array
+            info["slate_creator_ids"] = topics if slate.creator_id is slate.topic else slate.creator_id[0]
             if self.config.user_model.retention is not None:
                 info["day"] = float(state.day[0])
                 info["session_ended"] = bool(out.response.left[0])

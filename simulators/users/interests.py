@@ -147,7 +147,6 @@ class InterestEvolution:
         # One uniform per position and user, drawn whether or not they clicked, so the
         # stream does not depend on the policy (common random numbers across policies).
         flips = rng.random(clicked.shape)
-        slope = self.alpha_y_intercept / self.alpha_x_intercept
         if onehot:
             d = state.interests.shape[1]
             flat_interests = state.interests.reshape(-1)
@@ -162,6 +161,7 @@ class InterestEvolution:
                 u = np.minimum(np.maximum(u + delta, _MINUS_ONE), _ONE)
                 flat_interests.put(at, u)
             return
+        slope = self.alpha_y_intercept / self.alpha_x_intercept
         for rows, cols in click_passes(clicked):
             u = state.interests[rows]
             f = items.features[rows, cols]
