@@ -199,6 +199,7 @@ class SlateCore:
         self.slate_size = config.slate_size
         self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                   for k, w in config.reward_weights.items() if w != 0.0)
+        self._watch_only = self.reward_terms == (("watch_time", 1.0),)
         self.attraction_link = getattr(config.user_model.choice, "link", None)
         #: catalog size for a fixed corpus; ``None`` when candidates are generated anew
         self.num_items = src.catalog.size if isinstance(src, CorpusCandidates) else None
@@ -329,6 +330,8 @@ class SlateCore:
     def rewards(self, out: WorldStep) -> np.ndarray:
         """``(N,)`` float64 rewards of a step."""
         resp = out.response
+        if self._watch_only:  # RecSim's reward, the watch time alone: its row sum as it is
+            return row_sum(resp.watch_time)
         reward = None
         for attr, weight in self.reward_terms:
             if attr == "return_gap":
