@@ -99,7 +99,8 @@ class ArrayWorld:
     ``num_streams`` independent streams at :meth:`reset` (0: users, 1: candidates,
     2: responses, 3: state dynamics, then any extra), user ids, replacing users from the
     users stream, and :meth:`snapshot` / :meth:`restore` for common random numbers.
-    Subclasses implement :meth:`sample_users`, :meth:`sample_candidates` and ``step``.
+    Subclasses implement :meth:`sample_users`, :meth:`sample_candidates` (or override
+    :meth:`draw_candidates`, as :class:`SlateWorld` does to draw ahead) and ``step``.
     """
 
     num_streams: int = 4
@@ -215,11 +216,6 @@ class SlateWorld(ArrayWorld):
     def sample_users(self, n: int, rng: np.random.Generator) -> UserBatch:
         src = self.candidate_source
         return self.user_model.initial_state(n, src.feature_dim, src.num_topics, rng)
-
-    def sample_candidates(self, n: int, rng: np.random.Generator, first_id: int) -> tuple[Items, int]:
-        src = self.candidate_source
-        items = _read_only(src.sample(n, rng, first_id))
-        return items, (n * src.num_candidates if src.generative else 0)
 
     def reset(self, num_users: int, rng: np.random.Generator) -> None:
         self._ahead = None
