@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items, UserBatch, as_float_tuple, click_passes, click_positions
+from recarena.simulators.core import (
+    Items,
+    UserBatch,
+    as_float_tuple,
+    click_passes,
+    click_positions,
+    row_offsets,
+)
 from recarena.validation import check_choice, check_float
 
 __all__ = ["EmpiricalInterests", "FixedInterests", "InterestEvolution", "UniformInterests"]
@@ -148,11 +155,12 @@ class InterestEvolution:
         # stream does not depend on the policy (common random numbers across policies).
         flips = rng.random(clicked.shape)
         if onehot:
-            d = state.interests.shape[1]
+            n, d = state.interests.shape
             flat_interests = state.interests.reshape(-1)
-            for rows, pos in click_positions(clicked):
-                # pos: flat positions in the (N, K) slate; at: in the (N, d) interests
-                at = rows * d + items.topic.take(pos)
+            for _, pos in click_positions(clicked):
+                # pos: flat positions in the (N, K) slate; at: the clicked topics' flat
+                # positions in the (N, d) interests
+                at = (row_offsets(n, d, clicked.shape[1]) + items.topic).take(pos)
                 u = flat_interests.take(at)
                 delta = (_ONE - u) * (self._y0 - self._slope * np.abs(u))  # type: ignore[attr-defined]
                 if self.direction == "stochastic":  # away where the coin says so
