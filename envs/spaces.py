@@ -48,6 +48,7 @@ class SlateSpace(spaces.MultiDiscrete):
         slate_size = check_int(slate_size, "SlateSpace.slate_size", 1, num_candidates)
         self.num_candidates = num_candidates
         self.slate_size = slate_size
+        self._expected = f"a slate of {slate_size} distinct integer candidate indices in [0, {num_candidates})"
         super().__init__(np.full(slate_size, num_candidates, dtype=np.int64), dtype=np.int64, seed=seed)
 
     def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
@@ -75,7 +76,7 @@ class SlateSpace(spaces.MultiDiscrete):
         """``action`` as an int64 slate, or :class:`InvalidSlate` saying what is wrong."""
         a = action if type(action) is np.ndarray else np.asarray(action)
         k, c = self.slate_size, self.num_candidates
-        expected = f"a slate of {k} distinct integer candidate indices in [0, {c})"
+        expected = self._expected
         if a.shape != (k,):
             raise InvalidSlate(f"expected {expected} (shape ({k},)), received {describe(action)}")
         if a.dtype.kind not in "iu":
