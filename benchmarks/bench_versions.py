@@ -1,0 +1,116 @@
+"""Single-env speed of several versions of the code, side by side, as ratios to CartPole-v1.
+
+Each revision (a git revision, or ``.`` for the working tree) is laid out as an installed
+``recarena`` package in a temporary folder. The revisions then take turns, round after
+round, in fresh processes: each process measures CartPole-v1 and the envs through
+``gymnasium.make`` under a random policy (as ``bench_single_env.py`` does) and reports each
+env's steps/s as a ratio to CartPole's in the same process. Taking turns spreads the
+machine's load drift over every revision alike; the medians over rounds are shown, with
+the range.
+
+    python benchmarks/bench_versions.py c64bedf HEAD . [--rounds 6] [--steps 8000]
+
+The temporary package comes first on ``PYTHONPATH``, ahead of the editable install's
+finder, and the processes run outside the checkout, so each one imports its revision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBPACKAGES = ("envs", "agents", "simulators", "scenarios", "analysis")
+DEFAULT_ENVS = ("recarena/InterestEvolution-v0", "recarena/Cascade-v0", "recarena/Slate-v0")
+
+CHILD = r"""
+import json, sys, time
+import gymnasium as gym
+import recarena
+
+def rate(env_id, steps, repeats):
+    best = 0.0
+    for _ in range(repeats):
+        env = gym.make(env_id)
+        env.action_space.seed(0)
+        env.reset(seed=0)
+        sample, step, reset = env.action_space.sample, env.step, env.reset
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            _, _, term, trunc, _ = step(sample())
+            if term or trunc:
+                reset()
+        best = max(best, steps / (time.perf_counter() - t0))
+        env.close()
+    return best
+
+steps, repeats, ids = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+base = rate("CartPole-v1", steps, repeats)
+print(json.dumps({"CartPole-v1": base, **{i: rate(i, steps, repeats) / base for i in ids},
+                  "_file": recarena.__file__}))
+"""
+
+
+def materialise(rev: str, dest: Path) -> Path:
+    """Lay ``rev`` out as an installed package under ``dest``; returns the import root."""
+    src = dest / "src"
+    src.mkdir(parents=True)
+    if rev == ".":
+        for name in ("recarena", *SUBPACKAGES):
+            shutil.copytree(ROOT / name, src / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "recarena", *SUBPACKAGES],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    pkg = dest / "pkg"
+    shutil.copytree(src / "recarena", pkg / "recarena")
+    for name in SUBPACKAGES:
+        shutil.copytree(src / name, pkg / "recarena" / name)
+    return pkg
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("revs", nargs="+", help="git revisions, or . for the working tree")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many per process")
+    parser.add_argument("--envs", nargs="+", default=list(DEFAULT_ENVS))
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, float]]] = {rev: [] for rev in args.revs}
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = {rev: materialise(rev, Path(tmp) / f"rev{i}") for i, rev in enumerate(args.revs)}
+        for _ in range(args.rounds):
+            for rev, root in roots.items():
+                env = {**os.environ, "PYTHONPATH": str(root)}
+                out = subprocess.run([sys.executable, "-c", CHILD, str(args.steps),
+                                      str(args.repeats), *args.envs],
+                                     cwd=tmp, env=env, check=True, capture_output=True, text=True)
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                if not row.pop("_file").startswith(str(root)):
+                    raise SystemExit(f"{rev}: imported recarena from outside {root}")
+                results[rev].append(row)
+    print(f"{args.rounds} rounds, best of {args.repeats} x {args.steps} steps per process; "
+          "median [range] over rounds")
+    print(f"{'env':<38}" + "".join(f"{rev:>24}" for rev in args.revs))
+    for env_id in ("CartPole-v1", *args.envs):
+        cells = []
+        for rev in args.revs:
+            vals = [row[env_id] for row in results[rev]]
+            fmt = "{:,.0f}" if env_id == "CartPole-v1" else "{:.3f}"
+            cells.append(f"{fmt.format(statistics.median(vals))} "
+                         f"[{fmt.format(min(vals))}-{fmt.format(max(vals))}]")
+        label = env_id + (" steps/s" if env_id == "CartPole-v1" else " x CP")
+        print(f"{label:<38}" + "".join(f"{c:>24}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
