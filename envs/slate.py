@@ -22,7 +22,7 @@ from recarena.simulators.catalog import (
     make_catalog,
 )
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.core import Catalog, Response, row_sum
+from recarena.simulators.core import Catalog, Response, record, row_sum
 from recarena.simulators.users import (
     InterestEvolution,
     LogisticSignal,
@@ -422,7 +422,7 @@ class SlateCore:
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0]),
                                 "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
-            info["response"] = response = Response._make(map(first_row, out.response))
+            info["response"] = response = record(Response, map(first_row, out.response))
             info["examined"] = response.examined
             slate = out.slate
             info["slate_item_ids"] = slate.item_id[0]

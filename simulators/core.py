@@ -34,6 +34,7 @@ __all__ = [
     "click_positions",
     "constant",
     "index_block",
+    "record",
     "row_offsets",
     "smallest",
     "scaled_index",
@@ -169,7 +170,7 @@ def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @lru_cache(maxsize=16)
-def _identity(depth: int, dtype: np.dtype) -> np.ndarray:
+def _identity(depth: int, dtype: np.dtype | type) -> np.ndarray:
     out = np.eye(depth, dtype=dtype)
     out.flags.writeable = False
     return out
@@ -215,7 +216,8 @@ class OneHotRows:
         return self.topic.ndim + 1
 
     def materialise(self, dtype: np.dtype | type = np.float32) -> np.ndarray:
-        return _identity(self.depth, np.dtype(dtype)).take(self.topic, axis=0)
+        # (the cache is keyed by the dtype as given: np.dtype() per call costs more than a miss)
+        return _identity(self.depth, dtype).take(self.topic, axis=0)
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         return self.materialise(np.float32 if dtype is None else dtype)
@@ -234,6 +236,12 @@ class OneHotRows:
 
     def __reduce__(self) -> tuple:
         return (OneHotRows, (self.topic, self.depth))
+
+
+#: ``record(Cls, values)``: a NamedTuple built from a tuple of all its fields, without the
+#: Python-level ``__new__`` that ``Cls(...)`` runs (a frame per record). For the records the
+#: hot path builds every step; ``values`` must hold every field, in order.
+record = tuple.__new__
 
 
 class Items(NamedTuple):
@@ -260,10 +268,10 @@ class Items(NamedTuple):
         steps drawn at once (see ``ResampledCandidates.sample_steps``)."""
         topic = self.topic[t]
         feats = self.features
-        return Items(self.item_id[t], topic,
-                     OneHotRows(topic, feats.depth) if type(feats) is OneHotRows else feats[t],
-                     self.quality[t], self.length[t],
-                     topic if self.creator_id is self.topic else self.creator_id[t])
+        return record(Items, (self.item_id[t], topic,
+                              OneHotRows(topic, feats.depth) if type(feats) is OneHotRows else feats[t],
+                              self.quality[t], self.length[t],
+                              topic if self.creator_id is self.topic else self.creator_id[t]))
 
     def take(self, index: np.ndarray) -> Items:
         """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
@@ -271,7 +279,7 @@ class Items(NamedTuple):
         flat = row_offsets(n, c, index.shape[1]) + index  # row-major positions, shaped like index
         topic = self.topic.take(flat)
         feats = self.features
-        return Items(
+        return record(Items, (
             self.item_id.take(flat),
             topic,
             OneHotRows(topic, feats.depth) if type(feats) is OneHotRows
@@ -280,7 +288,7 @@ class Items(NamedTuple):
             self.length.take(flat),
             # samplers with one creator per topic hand out the same array for both
             topic if self.creator_id is self.topic else self.creator_id.take(flat),
-        )
+        ))
 
 
 class ChoiceOutcome(NamedTuple):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import ChoiceOutcome, as_float_tuple, constant, row_cumsum
+from recarena.simulators.core import ChoiceOutcome, as_float_tuple, constant, record, row_cumsum
 from recarena.validation import check_choice, check_float
 
 __all__ = [
@@ -104,7 +104,8 @@ def choose_from_masses(masses: np.ndarray, rng: np.random.Generator) -> ChoiceOu
     cum = row_cumsum(masses)  # cum[:, j]: mass before position j
     u = rng.random((n, 1)) * cum[:, -1:]
     below = u >= cum[:, :-1]
-    return ChoiceOutcome(below[:, :-1] ^ below[:, 1:], constant(True, (n, k2 - 2), bool).copy())
+    return record(ChoiceOutcome, (below[:, :-1] ^ below[:, 1:],
+                                  constant(True, (n, k2 - 2), bool).copy()))
 
 
 def per_rank_probabilities(values: tuple[float, ...], field: str) -> np.ndarray:
