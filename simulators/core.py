@@ -176,18 +176,18 @@ def _identity(depth: int, dtype: np.dtype | type) -> np.ndarray:
     return out
 
 
-def click_positions(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`click_passes` with flat positions: passes of (rows, ``row * K + position``),
-    each user at most once per pass, in slate order (flat positions index the raveled
-    ``(N, K)`` arrays of a slate with one ``take``)."""
-    k = clicked.shape[1]
+def click_positions(clicked: np.ndarray) -> list[np.ndarray]:
+    """:func:`click_passes` as flat positions ``row * K + position``: passes with each user
+    at most once per pass, in slate order (flat positions index the raveled ``(N, K)``
+    arrays of a slate, and row-offset index arrays, with one ``take``)."""
     pos = clicked.ravel().nonzero()[0]
     if pos.size <= 1:
-        return [(pos // k, pos)] if pos.size else []
+        return [pos] if pos.size else []
+    k = clicked.shape[1]
     rows = pos // k
     if not (rows[1:] == rows[:-1]).any():
-        return [(rows, pos)]
-    return [(rows, rows * k + cols) for rows, cols in click_passes(clicked)]
+        return [pos]
+    return [rows * k + cols for rows, cols in click_passes(clicked)]
 
 
 class OneHotRows:

@@ -157,7 +157,7 @@ class InterestEvolution:
         if onehot:
             n, d = state.interests.shape
             flat_interests = state.interests.reshape(-1)
-            for _, pos in click_positions(clicked):
+            for pos in click_positions(clicked):
                 # pos: flat positions in the (N, K) slate; at: the clicked topics' flat
                 # positions in the (N, d) interests
                 at = (row_offsets(n, d, clicked.shape[1]) + items.topic).take(pos)

@@ -18,7 +18,7 @@ from recarena.simulators.catalog import (
     UniformFeatureSampler,
 )
 from recarena.simulators.choice import ProportionalChoice
-from recarena.simulators.core import OneHotRows, index_block, smallest
+from recarena.simulators.core import OneHotRows
 from recarena.simulators.world import SlateWorld
 
 
@@ -103,23 +103,6 @@ def test_single_env_snapshot_restores_across_a_block_boundary() -> None:
             np.testing.assert_array_equal(f1, f2)
             assert r1 == r2
             np.testing.assert_array_equal(c1, c2)
-
-
-@pytest.mark.parametrize("values", [[3.0, -1.0], [np.nan, 0.5], [0.5, np.nan], [np.inf, -np.inf],
-                                    list(np.linspace(-2, 2, 1000))])
-def test_smallest_matches_numpy_minimum(values: list[float]) -> None:
-    x = np.asarray(values).reshape(1, -1)
-    expected = np.minimum.reduce(x, axis=None)
-    got = smallest(x)
-    assert (np.isnan(got) and np.isnan(expected)) or got == expected
-
-
-def test_index_block_is_cached_and_read_only() -> None:
-    block = index_block(0, (2, 3))
-    np.testing.assert_array_equal(block, np.arange(6).reshape(2, 3))
-    assert index_block(0, (2, 3)) is block
-    with pytest.raises(ValueError, match="read-only"):
-        block[0, 0] = 1
 
 
 @pytest.mark.parametrize("scores", [[[0.2, np.nan]], [[-1.5, 0.0]]], ids=["nan", "below"])
