@@ -221,7 +221,6 @@ class SlateCore:
         #: calendar observations are clipped here (a churned user's gap is infinite)
         self.max_day = float(cfg.horizon_days) if cfg.horizon_days is not None else 1e6
         self.q_bounds = (q_lo, q_hi)
-        self._q_lo, self._q_hi = np.array(float(q_lo)), np.array(float(q_hi))
         self.max_len = max_len
         self.signal_keys = tuple((f"response_{attr}", attr)
                                  for model, attr in _OPTIONAL_SIGNALS
@@ -291,9 +290,9 @@ class SlateCore:
             if out is None:
                 obs["response_quality"] = np.zeros((state.size, k), np.float32)
             else:
-                # clipped in float64 and then cast: the same float32 values as casting
-                # first (rounding is monotone), with fewer calls
-                q = np.minimum(np.maximum(out.slate.quality, self._q_lo), self._q_hi).astype(np.float32)
+                # every candidate source keeps quality within its quality_bounds(), and
+                # float32 rounding is monotone: the cast stays inside the Box
+                q = out.slate.quality.astype(np.float32)
                 if fresh is not None and fresh.size:
                     q[fresh] = 0.0
                 obs["response_quality"] = q

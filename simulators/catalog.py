@@ -42,8 +42,10 @@ class TopicQualitySampler:
     the topic. Topic means of quality are spaced linearly: the first
     ``int(num_topics * trashy_fraction)`` topics from ``min_quality`` to 0 ("trashy"), the
     remaining ``int(num_topics * (1 - trashy_fraction))`` from 0 to ``max_quality``
-    ("nutritious"). An item's quality is ``Normal(topic_mean, quality_std)`` and its length
-    is fixed at ``length`` minutes. Each topic is published by one creator
+    ("nutritious"). An item's quality is ``Normal(topic_mean, quality_std)``, truncated to
+    :meth:`quality_bounds` (10 standard deviations past the extreme means: a draw there has
+    probability below 1e-23, so the truncation only guarantees the bounds that observation
+    spaces declare), and its length is fixed at ``length`` minutes. Each topic is published by one creator
     (``creator_id = topic``).
 
     Args:
@@ -108,6 +110,8 @@ class TopicQualitySampler:
         topic = scaled_index(u, self._topics)  # type: ignore[attr-defined]
         # Normal(mean of the topic, quality_std), as std * z + mean
         quality = z * self._std + self._means.take(topic)  # type: ignore[attr-defined]
+        lo, hi = self.quality_bounds()
+        np.minimum(np.maximum(quality, lo, out=quality), hi, out=quality)
         ids = index_block(0, u.shape) + first_id
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)

@@ -109,3 +109,25 @@ def test_single_env_snapshot_restores_across_a_block_boundary() -> None:
 def test_proportional_rejects_scores_below_the_normalizer_or_nan(scores) -> None:
     with pytest.raises(ConfigError, match=r"scores >= min_normalizer \(-1.0\), none NaN"):
         ProportionalChoice().sample(np.asarray(scores), np.random.default_rng(0))
+
+
+class _ExtremeDraws:
+    """A stand-in generator whose normals are all ``z`` (a 200-sigma tail event)."""
+
+    def __init__(self, z: float) -> None:
+        self.z = z
+
+    def random(self, out: np.ndarray) -> None:
+        out[...] = 0.5
+
+    def standard_normal(self, out: np.ndarray) -> None:
+        out[...] = self.z
+
+
+@pytest.mark.parametrize("z", [200.0, -200.0])
+def test_topic_quality_stays_within_the_declared_bounds(z: float) -> None:
+    sampler = TopicQualitySampler()
+    lo, hi = sampler.quality_bounds()
+    quality = sampler.sample_steps(2, (1, 5), _ExtremeDraws(z)).quality
+    assert quality.min() >= lo and quality.max() <= hi
+    assert (quality == (hi if z > 0 else lo)).all()
