@@ -46,9 +46,10 @@ class TimeBudget:
         check_float(self.user_quality_factor, "TimeBudget.user_quality_factor")
         check_float(self.document_quality_factor, "TimeBudget.document_quality_factor")
         # 0-d arrays of the constants: numpy's fast path for small batches
-        for name, value in (("_refund", self.refund_rate), ("_penalty", self.step_penalty),
+        for name, value in (("_refund", self.refund_rate),
                             ("_one", 1.0), ("_zero", 0.0)):
             object.__setattr__(self, name, np.array(float(value)))
+        object.__setattr__(self, "_penalties", np.array([float(self.step_penalty), 0.0]))
 
     def init(self, state: UserBatch, rng: np.random.Generator | None = None) -> None:
         if self.initial_log_std > 0.0:
@@ -67,8 +68,9 @@ class TimeBudget:
             utility = utility + self.user_quality_factor * scores
         # watch_time is 0 wherever nothing was clicked
         change = row_sum((self._refund * utility - self._one) * watch_time)  # type: ignore[attr-defined]
-        # minus the step penalty where nothing was clicked (minus 0.0 elsewhere)
-        change = change - self._penalty * ~row_any(clicked)  # type: ignore[attr-defined]
+        # minus the step penalty where nothing was clicked (minus 0.0 elsewhere): a lookup
+        # of [penalty, 0.0] by "clicked anything"
+        change = change - self._penalties.take(row_any(clicked))  # type: ignore[attr-defined]
         # assigned, not added in place: numpy's in-place path is slow on one-user batches
         state.budget[...] = state.budget + change
 
