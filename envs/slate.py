@@ -200,6 +200,8 @@ class SlateCore:
         self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                   for k, w in config.reward_weights.items() if w != 0.0)
         self._watch_only = self.reward_terms == (("watch_time", 1.0),)
+        #: whether users return between sessions (a retention model)
+        self.retention = config.user_model.retention is not None
         self.attraction_link = getattr(config.user_model.choice, "link", None)
         #: catalog size for a fixed corpus; ``None`` when candidates are generated anew
         self.num_items = src.catalog.size if isinstance(src, CorpusCandidates) else None
@@ -388,7 +390,7 @@ class SlateCore:
         }
         if self.attraction_link is not None:
             oracle["attraction"] = self.attraction_link(scores)
-        if self.config.user_model.retention is not None:
+        if self.retention:
             oracle["long_term"] = state.long_term.copy() if copy_scalars else state.long_term
         return oracle
 
@@ -399,7 +401,7 @@ class SlateCore:
         info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id,
                                 "slate_topics": out.slate.topic,
                                 "slate_creator_ids": out.slate.creator_id}
-        if self.config.user_model.retention is not None:
+        if self.retention:
             state = self.world.state
             assert state is not None
             info["day"] = state.day.copy()
@@ -428,7 +430,7 @@ class SlateCore:
             info["slate_topics"] = topics = slate.topic[0]
             # one creator per topic (the generated catalogs) makes them the same array
             info["slate_creator_ids"] = topics if slate.creator_id is slate.topic else slate.creator_id[0]
-            if self.config.user_model.retention is not None:
+            if self.retention:
                 info["day"] = float(state.day[0])
                 info["session_ended"] = bool(out.response.left[0])
                 if info["session_ended"]:  # days until the next session; inf on churn
