@@ -30,30 +30,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBPACKAGES = ("envs", "agents", "simulators", "scenarios", "analysis")
 DEFAULT_ENVS = ("recarena/InterestEvolution-v0", "recarena/Cascade-v0", "recarena/Slate-v0")
 
+#: Run in each revision's process: the measurement loop is bench_single_env's (from this
+#: checkout), the recarena it imports is the revision's.
 CHILD = r"""
-import json, sys, time
-import gymnasium as gym
+import json, sys
 import recarena
+sys.path.insert(0, sys.argv[1])
+from bench_single_env import steps_per_second
 
-def rate(env_id, steps, repeats):
-    best = 0.0
-    for _ in range(repeats):
-        env = gym.make(env_id)
-        env.action_space.seed(0)
-        env.reset(seed=0)
-        sample, step, reset = env.action_space.sample, env.step, env.reset
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            _, _, term, trunc, _ = step(sample())
-            if term or trunc:
-                reset()
-        best = max(best, steps / (time.perf_counter() - t0))
-        env.close()
-    return best
-
-steps, repeats, ids = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-base = rate("CartPole-v1", steps, repeats)
-print(json.dumps({"CartPole-v1": base, **{i: rate(i, steps, repeats) / base for i in ids},
+steps, repeats, ids = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+def best(env_id):
+    return max(steps_per_second(env_id, steps) for _ in range(repeats))
+base = best("CartPole-v1")
+print(json.dumps({"CartPole-v1": base, **{i: best(i) / base for i in ids},
                   "_file": recarena.__file__}))
 """
 
@@ -91,7 +80,8 @@ def main() -> None:
         for _ in range(args.rounds):
             for rev, root in roots.items():
                 env = {**os.environ, "PYTHONPATH": str(root)}
-                out = subprocess.run([sys.executable, "-c", CHILD, str(args.steps),
+                out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "benchmarks"),
+                                      str(args.steps),
                                       str(args.repeats), *args.envs],
                                      cwd=tmp, env=env, check=True, capture_output=True, text=True)
                 row = json.loads(out.stdout.strip().splitlines()[-1])
