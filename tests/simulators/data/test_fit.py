@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recarena.errors import ConfigError, DataError
 from recarena.simulators.choice import MultinomialLogitChoice, PositionBasedChoice
@@ -173,13 +174,34 @@ def movielens_fit() -> tuple[FittedMovieLens, pd.DataFrame, pd.DataFrame]:
     return fit_movielens()
 
 
-def test_fit_is_deterministic_and_the_cached_file_reproducible(movielens_fit, tmp_path) -> None:
+def test_als_is_bit_identical_within_a_machine() -> None:
+    """Same data, same seed, same process: the same bytes (no hidden RNG, no thread races)."""
+    rng = np.random.default_rng(3)
+    r = sp.random(60, 80, density=0.2, random_state=rng, format="csr")
+    a = als_fit(r, factors=6, seed=5)
+    b = als_fit(r, factors=6, seed=5)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_refit_reproduces_the_shipped_file(movielens_fit, tmp_path) -> None:
+    """The shipped fit was made on another machine. What is promised there:
+
+    - bit-exact: the ids, titles and genres (read from the data; no arithmetic);
+    - within ``rtol=1e-9``: every fitted float. ALS solves normal equations through BLAS
+      (``np.linalg.solve`` and matrix products), and OpenBLAS picks its kernel per CPU
+      (AVX2 vs AVX-512 sum in another order), so a refit elsewhere differs in the last bits
+      (7e-14 was measured on an AVX-512 machine). Bit-equality holds only on the same machine
+      (see ``test_als_is_bit_identical_within_a_machine``).
+    """
     fitted, _, _ = movielens_fit
     cached = load_fitted()
-    for name in ("user_factors", "item_factors", "log_popularity", "weights", "user_ids"):
-        np.testing.assert_array_equal(getattr(fitted, name), getattr(cached, name))
-    assert fitted.no_click_utility == cached.no_click_utility
+    np.testing.assert_array_equal(fitted.user_ids, cached.user_ids)
     assert fitted.titles == cached.titles and fitted.genres == cached.genres
+    for name in ("user_factors", "item_factors", "log_popularity", "weights"):
+        np.testing.assert_allclose(getattr(fitted, name), getattr(cached, name),
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
+    assert fitted.no_click_utility == pytest.approx(cached.no_click_utility, rel=1e-9)
     fitted.save(tmp_path / "f.npz")
     again = FittedMovieLens.load(tmp_path / "f.npz")
     assert again.settings == fitted.settings and again.activity == fitted.activity
