@@ -187,14 +187,29 @@ def test_step_rejects_bad_slates(action: object, match: str) -> None:
     env.reset(seed=0)
     with pytest.raises(InvalidSlate, match=match):
         env.step(action)
-    # nothing was simulated: the env still takes a valid slate
-    env.step(np.array([0, 1]))
+    # nothing was simulated: the next valid step is exactly the first step of a fresh env
+    fresh = gym.make("recarena/InterestEvolution-v0")
+    fresh.reset(seed=0)
+    _assert_same_step(env.step(np.array([0, 1])), fresh.step(np.array([0, 1])))
+
+
+def _assert_same_step(a: tuple, b: tuple) -> None:
+    (obs_a, r_a, te_a, tr_a, info_a), (obs_b, r_b, te_b, tr_b, info_b) = a, b
+    for key in obs_a:
+        np.testing.assert_array_equal(obs_a[key], obs_b[key])
+    assert (r_a, te_a, tr_a) == (r_b, te_b, tr_b)
+    assert info_a["user_id"] == info_b["user_id"]
+    np.testing.assert_array_equal(info_a["response"].clicked, info_b["response"].clicked)
 
 
 def test_integral_floats_are_accepted() -> None:
-    env = gym.make("recarena/InterestEvolution-v0")
-    env.reset(seed=0)
-    env.step(np.array([0.0, 1.0]))
+    """A float slate with integral values is the same slate as its integer twin."""
+    as_float, as_int = gym.make("recarena/InterestEvolution-v0"), gym.make("recarena/InterestEvolution-v0")
+    as_float.reset(seed=0)
+    as_int.reset(seed=0)
+    for slate in ([0, 1], [7, 3], [9, 2]):
+        _assert_same_step(as_float.step(np.array(slate, dtype=np.float64)),
+                          as_int.step(np.array(slate)))
 
 
 def test_step_before_reset_and_after_end() -> None:

@@ -16,9 +16,33 @@ def _ci_low_high(x: np.ndarray) -> tuple[float, float]:
 
 
 def test_policies_follow_the_protocol() -> None:
+    """Not just the attribute names: on a batch of users each policy returns valid slates
+    (shape (N, K), distinct candidates in range), the oracles pick what their rule says,
+    and ``reset`` makes a seeded policy repeat itself."""
     env = gym.make("recarena/InterestEvolution-v0")
-    for p in (RandomPolicy(10, 2), GreedyOracle(2), QualityAwareOracle.from_env(env)):
+    vec = gym.make_vec("recarena/InterestEvolution-v0", num_envs=16,
+                       vectorization_mode="vector_entry_point")
+    obs, info = vec.reset(seed=0)
+    n, c, k = 16, 10, 2
+    scores = info["oracle"]["scores"]
+    for p in (RandomPolicy(c, k, seed=4), GreedyOracle(k), QualityAwareOracle.from_env(env)):
         assert isinstance(p, Policy)
+        assert isinstance(p.name, str) and p.name and isinstance(p.is_oracle, bool)
+        slates = np.asarray(p.recommend(obs, info if p.is_oracle else None))
+        assert slates.shape == (n, k) and np.issubdtype(slates.dtype, np.integer), p.name
+        assert ((slates >= 0) & (slates < c)).all(), p.name
+        assert (slates[:, 0] != slates[:, 1]).all(), f"{p.name} repeats a candidate"
+        vec.step(slates)  # the env accepts them
+        obs, info = vec.reset(seed=0)
+    # the greedy oracle shows the k highest true scores, best first
+    greedy = GreedyOracle(k).recommend(obs, info)
+    np.testing.assert_array_equal(greedy, np.argsort(-scores, axis=1, kind="stable")[:, :k])
+    # a seeded random policy repeats itself after reset and is not constant
+    rnd = RandomPolicy(c, k, seed=4)
+    first = rnd.recommend(obs)
+    assert len({tuple(row) for row in first}) > 1
+    rnd.reset()
+    np.testing.assert_array_equal(rnd.recommend(obs), first)
 
 
 def test_oracles_are_ordered_on_interest_evolution() -> None:
