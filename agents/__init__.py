@@ -1,37 +1,38 @@
 """Recommender policies behind one :class:`~recarena.agents.base.Policy` protocol, the
 evaluation loop, and the registry that names them (``make_policy("linucb", env)``)."""
 
-from recarena.agents.bandits import (
-    UCB1,
-    BernoulliTS,
-    CascadeKLUCB,
-    CascadeUCB1,
-    DiagLinUCB,
-    EpsilonGreedy,
-    InSlateTS,
-    LinTS,
-    LinUCB,
-    TopKUCB,
-)
-from recarena.agents.base import EnvSpec, OnlinePolicy, Policy, env_spec
-from recarena.agents.classic import (
-    FeatureSortPolicy,
-    FeatureTargetPolicy,
-    GreedyOracle,
-    ImplicitALS,
-    ItemKNN,
-    MostPopular,
-    QualityAwareOracle,
-    QualityBonusOracle,
-    RandomPolicy,
-)
-from recarena.agents.evaluation import evaluate
-from recarena.agents.registry import list_policies, make_policy, policy_entry, register_policy
+from recarena._lazy import lazy_exports
 
-__all__ = [
-    "UCB1", "BernoulliTS", "CascadeKLUCB", "CascadeUCB1", "DiagLinUCB", "EnvSpec",
-    "EpsilonGreedy", "FeatureSortPolicy", "FeatureTargetPolicy", "GreedyOracle",
-    "ImplicitALS", "InSlateTS", "ItemKNN", "LinTS", "LinUCB", "MostPopular", "OnlinePolicy",
-    "Policy", "QualityAwareOracle", "QualityBonusOracle", "RandomPolicy", "TopKUCB",
-    "env_spec", "evaluate", "list_policies", "make_policy", "policy_entry", "register_policy",
-]
+_EXPORTS = {
+    "BernoulliTS": "recarena.agents.bandits",
+    "CascadeKLUCB": "recarena.agents.bandits",
+    "CascadeUCB1": "recarena.agents.bandits",
+    "DiagLinUCB": "recarena.agents.bandits",
+    "EnvSpec": "recarena.agents.base",
+    "EpsilonGreedy": "recarena.agents.bandits",
+    "FeatureSortPolicy": "recarena.agents.classic",
+    "FeatureTargetPolicy": "recarena.agents.classic",
+    "GreedyOracle": "recarena.agents.classic",
+    "ImplicitALS": "recarena.agents.classic",
+    "InSlateTS": "recarena.agents.bandits",
+    "ItemKNN": "recarena.agents.classic",
+    "LinTS": "recarena.agents.bandits",
+    "LinUCB": "recarena.agents.bandits",
+    "MostPopular": "recarena.agents.classic",
+    "OnlinePolicy": "recarena.agents.base",
+    "Policy": "recarena.agents.base",
+    "QualityAwareOracle": "recarena.agents.classic",
+    "QualityBonusOracle": "recarena.agents.classic",
+    "RandomPolicy": "recarena.agents.classic",
+    "TopKUCB": "recarena.agents.bandits",
+    "UCB1": "recarena.agents.bandits",
+    "env_spec": "recarena.agents.base",
+    "evaluate": "recarena.agents.evaluation",
+    "list_policies": "recarena.agents.registry",
+    "make_policy": "recarena.agents.registry",
+    "policy_entry": "recarena.agents.registry",
+    "register_policy": "recarena.agents.registry",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

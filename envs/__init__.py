@@ -18,60 +18,40 @@ vectorization_mode="vector_entry_point")``, see :mod:`recarena.envs.vector`), an
 :func:`recarena.envs.checker.check_vector_env` checks any vector env.
 """
 
-from recarena.envs.cascade import CascadeEnv, cascade_config, kveton_attraction
-from recarena.envs.interest_evolution import InterestEvolutionEnv, interest_evolution_config
-from recarena.envs.interest_exploration import InterestExplorationConfig, InterestExplorationEnv
-from recarena.envs.long_term_satisfaction import (
-    LongTermSatisfactionConfig,
-    LongTermSatisfactionEnv,
-)
-from recarena.envs.movielens import MovieLensEnv, movielens_config
-from recarena.envs.registration import ENV_IDS, register_envs
-from recarena.envs.retention import RetentionEnv, retention_config
-from recarena.envs.short_video import ShortVideoConfig, ShortVideoEnv
-from recarena.envs.slate import SlateEnv, SlateEnvConfig
-from recarena.envs.spaces import BatchSlateSpace, SlateSpace
-from recarena.envs.vector import (
-    CascadeVectorEnv,
-    InterestEvolutionVectorEnv,
-    InterestExplorationVectorEnv,
-    LongTermSatisfactionVectorEnv,
-    MovieLensVectorEnv,
-    RetentionVectorEnv,
-    ShortVideoVectorEnv,
-    SlateVectorEnv,
-    VectorSnapshot,
-)
+from recarena._lazy import lazy_exports
 
-__all__ = [
-    "ENV_IDS",
-    "BatchSlateSpace",
-    "CascadeEnv",
-    "CascadeVectorEnv",
-    "InterestEvolutionVectorEnv",
-    "InterestExplorationConfig",
-    "InterestExplorationEnv",
-    "InterestExplorationVectorEnv",
-    "LongTermSatisfactionConfig",
-    "LongTermSatisfactionEnv",
-    "LongTermSatisfactionVectorEnv",
-    "MovieLensEnv",
-    "MovieLensVectorEnv",
-    "RetentionEnv",
-    "RetentionVectorEnv",
-    "ShortVideoConfig",
-    "ShortVideoEnv",
-    "ShortVideoVectorEnv",
-    "retention_config",
-    "SlateVectorEnv",
-    "VectorSnapshot",
-    "InterestEvolutionEnv",
-    "SlateEnv",
-    "SlateEnvConfig",
-    "SlateSpace",
-    "cascade_config",
-    "interest_evolution_config",
-    "kveton_attraction",
-    "movielens_config",
-    "register_envs",
-]
+_EXPORTS = {
+    "BatchSlateSpace": "recarena.envs.spaces",
+    "CascadeEnv": "recarena.envs.cascade",
+    "CascadeVectorEnv": "recarena.envs.vector",
+    "ENV_IDS": "recarena.envs.registration",
+    "InterestEvolutionEnv": "recarena.envs.interest_evolution",
+    "InterestEvolutionVectorEnv": "recarena.envs.vector",
+    "InterestExplorationConfig": "recarena.envs.interest_exploration",
+    "InterestExplorationEnv": "recarena.envs.interest_exploration",
+    "InterestExplorationVectorEnv": "recarena.envs.vector",
+    "LongTermSatisfactionConfig": "recarena.envs.long_term_satisfaction",
+    "LongTermSatisfactionEnv": "recarena.envs.long_term_satisfaction",
+    "LongTermSatisfactionVectorEnv": "recarena.envs.vector",
+    "MovieLensEnv": "recarena.envs.movielens",
+    "MovieLensVectorEnv": "recarena.envs.vector",
+    "RetentionEnv": "recarena.envs.retention",
+    "RetentionVectorEnv": "recarena.envs.vector",
+    "ShortVideoConfig": "recarena.envs.short_video",
+    "ShortVideoEnv": "recarena.envs.short_video",
+    "ShortVideoVectorEnv": "recarena.envs.vector",
+    "SlateEnv": "recarena.envs.slate",
+    "SlateEnvConfig": "recarena.envs.slate",
+    "SlateSpace": "recarena.envs.spaces",
+    "SlateVectorEnv": "recarena.envs.vector",
+    "VectorSnapshot": "recarena.envs.vector",
+    "cascade_config": "recarena.envs.cascade",
+    "interest_evolution_config": "recarena.envs.interest_evolution",
+    "kveton_attraction": "recarena.envs.cascade",
+    "movielens_config": "recarena.envs.movielens",
+    "register_envs": "recarena.envs.registration",
+    "retention_config": "recarena.envs.retention",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

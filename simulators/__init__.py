@@ -8,8 +8,18 @@
 * :mod:`~recarena.simulators.world`: :class:`SlateWorld`, N users stepped as one batch.
 """
 
-from recarena.simulators.core import Catalog, ChoiceOutcome, Items, Response, UserBatch
-from recarena.simulators.world import SlateWorld, WorldSnapshot, WorldStep
+from recarena._lazy import lazy_exports
 
-__all__ = ["Catalog", "ChoiceOutcome", "Items", "Response", "SlateWorld", "UserBatch",
-           "WorldSnapshot", "WorldStep"]
+_EXPORTS = {
+    "Catalog": "recarena.simulators.core",
+    "ChoiceOutcome": "recarena.simulators.core",
+    "Items": "recarena.simulators.core",
+    "Response": "recarena.simulators.core",
+    "SlateWorld": "recarena.simulators.world",
+    "UserBatch": "recarena.simulators.core",
+    "WorldSnapshot": "recarena.simulators.world",
+    "WorldStep": "recarena.simulators.world",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
