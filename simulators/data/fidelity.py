@@ -92,8 +92,7 @@ def distribution_fidelity(fitted: FittedMovieLens, ratings: pd.DataFrame,
     compare item popularity and user activity with the real ``ratings``."""
     from scipy import stats
 
-    # the one Gini of the package; a validation tool may use the analysis math
-    from recarena.analysis.diversity import gini
+    from recarena.inequality import gini  # the package's one Gini (analysis uses it too)
     from recarena.simulators.catalog import CorpusCandidates
     from recarena.simulators.world import SlateWorld
 
