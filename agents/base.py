@@ -9,6 +9,17 @@ evaluation loop strips it for every other policy (:func:`public_info`).
 Online learners also implement ``update(obs, slates, response, reward, info=None)``: the
 observation and public info the slates were chosen on, the slates ``(N, K)``, the env's
 :class:`~recarena.simulators.core.Response` (arrays ``(N, K)``) and rewards ``(N,)``.
+
+**Propensities.** A policy that knows how likely its own slates were also implements
+``propensity(slates) -> (N, K)``: the probability that its latest ``recommend`` call put
+the shown candidate at that position (Open Bandit Pipeline's position-wise ``pscore``),
+and ``slate_propensity(slates) -> (N,)``: the probability of the whole ordered slate. NaN
+marks a value the policy cannot compute. The event loggers write both into the event log
+(:func:`recarena.eventlog.logged_propensities`). :class:`ReportsPropensity` gives a
+policy both methods from a record of how it chose: the top-K of scores with ties broken
+uniformly at random (:func:`ranking_propensity`; a ranking without ties gives 1), a fixed
+slate (:func:`fixed_propensity`), or an epsilon-mixture with a uniformly random slate
+(:func:`uniform_propensity`).
 """
 
 from __future__ import annotations
@@ -23,8 +34,9 @@ from recarena.envs.core import batch_info
 from recarena.errors import ConfigError
 from recarena.validation import check_choice
 
-__all__ = ["EnvSpec", "OnlinePolicy", "Policy", "UserRows", "batch_info", "env_spec",
-           "public_info", "top_k"]
+__all__ = ["EnvSpec", "OnlinePolicy", "Policy", "ReportsPropensity", "UserRows", "batch_info",
+           "env_spec", "fixed_propensity", "public_info",
+           "ranking_propensity", "top_k", "uniform_propensity"]
 
 
 @runtime_checkable
@@ -35,7 +47,8 @@ class Policy(Protocol):
     N users) and returns slates ``(N, K)`` of candidate indices, position 0 on top.
     ``reset`` forgets everything learned (the start of a run). Policies with
     ``is_oracle = True`` read privileged truth from ``info["oracle"]``; the evaluation loop
-    hands ``info["oracle"]`` to no other policy.
+    hands ``info["oracle"]`` to no other policy. Optional: ``propensity(slates)`` and
+    ``slate_propensity(slates)`` (see the module docstring), which the event log records.
     """
 
     name: str
@@ -76,6 +89,135 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part.sort(axis=1)  # lower index first among ties, as the stable sort would
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+# ----------------------------------------------------------------- propensities
+def _as_slates(slates: Any) -> np.ndarray:
+    s = np.asarray(slates, dtype=np.int64)
+    return s[None] if s.ndim == 1 else s
+
+
+def _unknown(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full((n, k), np.nan), np.full(n, np.nan)
+
+
+def uniform_propensity(num_candidates: int, slates: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Propensities of a uniformly random ordered slate of K distinct candidates out of C.
+
+    Returns ``(position-wise (N, K), slate (N,))``: every candidate sits at every position
+    with probability ``1 / C``, and a given ordered slate has probability
+    ``(C - K)! / C! = prod_{j < K} 1 / (C - j)``."""
+    s = _as_slates(slates)
+    n, k = s.shape
+    c = int(num_candidates)
+    slate = float(np.prod(1.0 / (c - np.arange(k, dtype=np.float64))))
+    return np.full((n, k), 1.0 / c), np.full(n, slate)
+
+
+def ranking_propensity(scores: Any, slates: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Propensities of "the K highest ``scores`` of each row, best first, ties broken
+    uniformly at random" (what :func:`~recarena.agents.bandits.mab.rank_random_ties`
+    draws; without ties the ranking is deterministic and every value is 0 or 1).
+
+    Candidates with equal scores form a group that fills a run of ranks in uniformly random
+    order. A candidate of a group of ``m`` whose run covers rank ``j`` is at ``j`` with
+    probability ``1 / m`` (0 outside the run); an ordered slate that takes ``r`` members
+    of a group has probability ``(m - r)! / m!`` for that group, multiplied over groups
+    (0 if any position is impossible). Returns ``(position-wise (N, K), slate (N,))``."""
+    x = np.asarray(scores, dtype=np.float64)
+    x = x[None] if x.ndim == 1 else x
+    s = _as_slates(slates)
+    n, k = s.shape
+    if x.ndim != 2 or x.shape[0] != n:
+        raise ConfigError("ranking_propensity scores", x.shape, f"shape ({n}, C), one row per slate")
+    shown = np.take_along_axis(x, s, axis=1)
+    higher = np.empty((n, k))
+    tied = np.empty((n, k))
+    for j in range(k):
+        col = shown[:, j, None]
+        higher[:, j] = np.count_nonzero(x > col, axis=1)
+        tied[:, j] = np.count_nonzero(x == col, axis=1)
+    rank = np.arange(k)
+    inside = (higher <= rank) & (rank < higher + tied)
+    position = np.zeros((n, k))
+    np.divide(1.0, tied, out=position, where=inside)
+    # position j's candidate is one of the group members not placed at earlier positions
+    earlier = np.tril(np.ones((k, k), dtype=bool), -1)
+    before = ((shown[:, :, None] == shown[:, None, :]) & earlier).sum(axis=2)
+    free = tied - before
+    factor = np.zeros((n, k))
+    np.divide(1.0, free, out=factor, where=inside & (free > 0))
+    slate = np.where(inside.all(axis=1), factor.prod(axis=1), 0.0)
+    return position, slate
+
+
+def fixed_propensity(chosen: Any, slates: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Propensities of a deterministic policy that chose ``chosen`` ``(N, K)``: 1 where the
+    shown candidate is the chosen one at that position, else 0; the slate's is 1 when the
+    whole slate is the chosen one, else 0. Returns ``(position-wise (N, K), slate (N,))``."""
+    c, s = _as_slates(chosen), _as_slates(slates)
+    if c.shape != s.shape:
+        return _unknown(*s.shape)
+    same = c == s
+    return same.astype(np.float64), same.all(axis=1).astype(np.float64)
+
+
+class ReportsPropensity:
+    """Mixin for policies that know how they chose their latest slates.
+
+    ``recommend`` records how it chose (:meth:`_chose_ranking` for the top-K of scores
+    with random tie-breaking, :meth:`_chose_fixed` for a deterministic choice,
+    :meth:`_chose_epsilon` for an epsilon-mixture of a uniformly random slate and a
+    ranking, :meth:`_chose_unknown` when the probabilities are not computable, e.g.
+    Thompson sampling); :meth:`propensity` and :meth:`slate_propensity` then answer for
+    the slates of that call (NaN before any call or for a batch of another size).
+    """
+
+    _choice: tuple[Any, ...] | None = None
+    _propensity_cache: tuple[Any, ...] | None = None
+
+    def _chose_ranking(self, scores: np.ndarray) -> None:
+        self._choice = ("ranking", np.asarray(scores, dtype=np.float64))
+
+    def _chose_fixed(self, slates: np.ndarray) -> None:
+        self._choice = ("fixed", _as_slates(slates).copy())
+
+    def _chose_epsilon(self, epsilon: np.ndarray, scores: np.ndarray) -> None:
+        self._choice = ("epsilon", np.asarray(scores, dtype=np.float64),
+                        np.asarray(epsilon, dtype=np.float64))
+
+    def _chose_unknown(self) -> None:
+        self._choice = None
+
+    def _propensities(self, slates: Any) -> tuple[np.ndarray, np.ndarray]:
+        s = _as_slates(slates)
+        choice = self._choice
+        cache = self._propensity_cache
+        if cache is not None and cache[0] is choice and np.array_equal(cache[1], s):
+            return cache[2]
+        if choice is None or choice[1].shape[0] != s.shape[0]:
+            out = _unknown(*s.shape)
+        elif choice[0] == "fixed":
+            out = fixed_propensity(choice[1], s)
+        elif choice[0] == "ranking":
+            out = ranking_propensity(choice[1], s)
+        else:
+            scores, eps = choice[1], choice[2]
+            up, us = uniform_propensity(scores.shape[1], s)
+            rp, rs = ranking_propensity(scores, s)
+            out = (eps[:, None] * up + (1.0 - eps[:, None]) * rp, eps * us + (1.0 - eps) * rs)
+        self._propensity_cache = (choice, s.copy(), out)
+        return out
+
+    def propensity(self, slates: Any) -> np.ndarray:
+        """``(N, K)``: the probability that the latest ``recommend`` call put each shown
+        candidate at its position (NaN where unknown)."""
+        return self._propensities(slates)[0]
+
+    def slate_propensity(self, slates: Any) -> np.ndarray:
+        """``(N,)``: the probability that the latest ``recommend`` call chose each whole
+        ordered slate (NaN where unknown)."""
+        return self._propensities(slates)[1]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ Ridge-regression statistics per key: ``A = ridge * I + sum x x^T`` and ``b = sum
 keeps only the diagonal of ``A`` (O(d) memory and time per key: the Diag-LinUCB of
 "Online Matching: A Real-time Bandit System for Large-scale Recommendations", Yi et al.
 2023, whose per-item updates are incremental sums that can be sharded and merged).
+
+Propensities (:class:`~recarena.agents.base.ReportsPropensity`): LinUCB ranks a
+deterministic score with uniformly random ties, so its propensities are exact; linear
+Thompson sampling's have no closed form and are NaN.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ from typing import Any
 import numpy as np
 
 from recarena.agents.bandits.mab import SIGNALS, rank_random_ties
-from recarena.agents.base import UserRows, batch_size, candidate_ids, observation
+from recarena.agents.base import (
+    ReportsPropensity,
+    UserRows,
+    batch_size,
+    candidate_ids,
+    observation,
+)
 from recarena.errors import ConfigError
 from recarena.validation import check_choice, check_float, check_int
 
@@ -35,7 +45,7 @@ __all__ = ["DiagLinUCB", "LinTS", "LinUCB", "LinearBandit"]
 _CHUNK_FLOATS = 4_000_000
 
 
-class LinearBandit:
+class LinearBandit(ReportsPropensity):
     """Base of the linear bandits: ridge statistics, batched scoring and updates.
 
     Args:
@@ -97,6 +107,7 @@ class LinearBandit:
         self.rows.reset()
         self._alloc(0 if self.model == "shared" else int(self.num_items))
         self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._chose_unknown()
 
     def _alloc(self, m: int) -> None:
         d = self.dim
@@ -264,7 +275,9 @@ class LinUCB(LinearBandit):
         return mean + self.alpha * np.sqrt(np.maximum(var, 0.0))
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
-        return rank_random_ties(self.scores(obs, info), self.slate_size, self._rng)
+        scores = self.scores(obs, info)
+        self._chose_ranking(scores)
+        return rank_random_ties(scores, self.slate_size, self._rng)
 
 
 class DiagLinUCB(LinUCB):
@@ -329,6 +342,7 @@ class LinTS(LinearBandit):
         return np.einsum("ncd,nd->nc", x, theta)
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+        self._chose_unknown()  # a posterior draw: no closed-form propensity
         x, keys = self._contexts(obs, info)
         if not self.in_slate:
             return rank_random_ties(self._draw(x, keys), self.slate_size, self._rng)

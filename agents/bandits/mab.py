@@ -13,6 +13,12 @@ set for every user: a platform-wide learner of item appeal.
 Statistics are ``(R, A)`` arrays (R = N rows or 1, A = catalog size), indexed with the
 candidates' ids; selection is a top-K of an index with random tie-breaking from the
 policy's own generator (``seed``), so runs are reproducible.
+
+Propensities (:class:`~recarena.agents.base.ReportsPropensity`): the index bandits
+(UCB1, top-K UCB, the cascading bandits) rank a deterministic index with uniformly random
+ties, so their position-wise and slate propensities are exact; epsilon-greedy's are the
+exact mixture of a uniformly random slate and its greedy ranking; Thompson sampling's
+(and in-slate TS's) have no closed form and are NaN.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from recarena.agents.base import UserRows, batch_size, candidate_ids
+from recarena.agents.base import ReportsPropensity, UserRows, batch_size, candidate_ids
 from recarena.errors import ConfigError
 from recarena.validation import check_choice, check_float, check_int
 
@@ -55,7 +61,7 @@ def rank_random_ties(scores: np.ndarray, k: int, rng: np.random.Generator) -> np
     return out
 
 
-class ItemBandit:
+class ItemBandit(ReportsPropensity):
     """Base of the item bandits: per-(row, item) counts and sums, feedback handling and the
     user bookkeeping. Subclasses implement :meth:`_index` (``(N, C)`` arm indices of the
     current candidates) and may override :meth:`_select`.
@@ -73,6 +79,9 @@ class ItemBandit:
     name = "item_bandit"
     is_oracle = False
     binary_only = False
+    #: whether :meth:`_index` is itself random (a posterior draw): then the slate's
+    #: propensities are unknown instead of the ranking's
+    random_index = False
 
     def __init__(self, num_items: int, slate_size: int, scope: str = "user",
                  feedback: str = "slate", signal: str = "clicked", seed: int | None = 0) -> None:
@@ -96,6 +105,7 @@ class ItemBandit:
         self.sums = np.zeros((0, self.num_items))
         self.rounds = np.zeros(0)
         self._last_ids: np.ndarray | None = None
+        self._chose_unknown()
 
     def _alloc(self, r: int) -> None:
         self.counts = np.zeros((r, self.num_items))
@@ -126,13 +136,17 @@ class ItemBandit:
     # ---------------------------------------------------------------- API
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         r, ids = self._prepare(obs, info)
+        self._chose_unknown()  # until _select says how it chose
         return self._select(r, ids)
 
     def _index(self, r: np.ndarray, ids: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def _select(self, r: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        return rank_random_ties(self._index(r, ids), self.slate_size, self._rng)
+        index = self._index(r, ids)
+        if not self.random_index:
+            self._chose_ranking(index)
+        return rank_random_ties(index, self.slate_size, self._rng)
 
     def _feedback(self, slates: np.ndarray, response: Any,
                   info: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,6 +211,7 @@ class EpsilonGreedy(ItemBandit):
     uniformly random, else the K best empirical means. ``schedule="decay"``:
     ``eps_t = min(1, epsilon * C / t)`` (t = the row's round, C = candidates), which keeps
     regret logarithmic; ``"constant"``: ``eps_t = epsilon`` (linear regret, for comparison).
+    Propensities: ``eps_t * uniform + (1 - eps_t) * greedy ranking`` (exact).
     """
 
     name = "epsilon_greedy"
@@ -212,14 +227,22 @@ class EpsilonGreedy(ItemBandit):
 
     def _index(self, r: np.ndarray, ids: np.ndarray) -> np.ndarray:
         n, s = self._stats(r, ids)
-        index = np.where(n > 0, s / np.maximum(n, 1e-12), np.inf)
+        greedy = np.where(n > 0, s / np.maximum(n, 1e-12), np.inf)
         t = self.rounds[r] + 1.0
         eps = (np.minimum(1.0, self.epsilon * ids.shape[1] / t) if self.schedule == "decay"
                else np.full(t.shape, self.epsilon))
+        self._chose_epsilon(eps, greedy)
         explore = self._rng.random(ids.shape[0]) < eps
-        if explore.any():
-            index[explore] = self._rng.random((int(explore.sum()), ids.shape[1]))
+        if not explore.any():
+            return greedy
+        index = greedy.copy()
+        index[explore] = self._rng.random((int(explore.sum()), ids.shape[1]))
         return index
+
+    def _select(self, r: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        # a uniformly random slate on exploring rows, else the greedy ranking (recorded by
+        # _index), both through the same random-tie top-K
+        return rank_random_ties(self._index(r, ids), self.slate_size, self._rng)
 
 
 class UCB1(ItemBandit):
@@ -251,6 +274,7 @@ class BernoulliTS(ItemBandit):
 
     name = "thompson"
     binary_only = True
+    random_index = True
 
     def __init__(self, num_items: int, slate_size: int, prior_alpha: float = 1.0,
                  prior_beta: float = 1.0, scope: str = "user", feedback: str = "slate",

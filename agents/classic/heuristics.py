@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from recarena.agents.base import ReportsPropensity
 from recarena.errors import ConfigError
 from recarena.validation import check_float, check_int
 
@@ -26,9 +27,10 @@ def _feature(obs: dict[str, np.ndarray], key: str, owner: str) -> np.ndarray:
     return x[None, :] if x.ndim == 1 else x
 
 
-class FeatureSortPolicy:
+class FeatureSortPolicy(ReportsPropensity):
     """The K candidates with the highest (``descending=True``) or lowest value of the
-    observation entry ``key`` (``(N, C)``), best first; ties keep candidate order."""
+    observation entry ``key`` (``(N, C)``), best first; ties keep candidate order.
+    Deterministic (propensity 1 for the slate it chose)."""
 
     is_oracle = False
 
@@ -43,16 +45,19 @@ class FeatureSortPolicy:
         self.name = f"{'max' if descending else 'min'}_{key}"
 
     def reset(self) -> None:
-        pass
+        self._chose_unknown()
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         x = _feature(obs, self.key, "FeatureSortPolicy")
-        return np.argsort(-x if self.descending else x, axis=1, kind="stable")[:, : self.slate_size]
+        slates = np.argsort(-x if self.descending else x, axis=1, kind="stable")[:, : self.slate_size]
+        self._chose_fixed(slates)
+        return slates
 
 
-class FeatureTargetPolicy:
+class FeatureTargetPolicy(ReportsPropensity):
     """The K candidates whose observation entry ``key`` is closest to ``target``, closest
-    first: a constant diet, e.g. ``FeatureTargetPolicy("candidate_clickbait", 0.3, K)``."""
+    first: a constant diet, e.g. ``FeatureTargetPolicy("candidate_clickbait", 0.3, K)``.
+    Deterministic (propensity 1 for the slate it chose)."""
 
     is_oracle = False
 
@@ -65,8 +70,10 @@ class FeatureTargetPolicy:
         self.name = f"target_{key}_{self.target:g}"
 
     def reset(self) -> None:
-        pass
+        self._chose_unknown()
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         x = _feature(obs, self.key, "FeatureTargetPolicy")
-        return np.argsort(np.abs(x - self.target), axis=1, kind="stable")[:, : self.slate_size]
+        slates = np.argsort(np.abs(x - self.target), axis=1, kind="stable")[:, : self.slate_size]
+        self._chose_fixed(slates)
+        return slates

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recarena.agents.bandits.mab import SIGNALS, rank_random_ties
-from recarena.agents.base import batch_size, candidate_ids
+from recarena.agents.base import ReportsPropensity, batch_size, candidate_ids
 from recarena.agents.classic.interactions import InteractionLog, RecentItems, positive_feedback
 from recarena.validation import check_choice, check_int
 
@@ -41,7 +41,7 @@ def item_cosine_neighbours(r: sp.csr_matrix, neighbours: int) -> sp.csr_matrix:
     return sp.csr_matrix((sim[keep], (rows[keep], cols[keep])), shape=(a, a))
 
 
-class ItemKNN:
+class ItemKNN(ReportsPropensity):
     """Item-KNN: a candidate's score is the summed cosine similarity between it and the
     user's recently liked items (their last ``history`` positive interactions).
 
@@ -69,6 +69,7 @@ class ItemKNN:
 
     def reset(self) -> None:
         self._rng = np.random.default_rng(self.seed)
+        self._chose_unknown()
         self.log = InteractionLog(self.num_items)
         self.recent = RecentItems(self.history, "ItemKNN")
         self.popularity = np.zeros(self.num_items)
@@ -105,7 +106,9 @@ class ItemKNN:
         self.recent.sync(info, n)
         self._last_ids = ids
         self._last_users = self.recent.rows.users
-        return rank_random_ties(self.scores(ids), self.slate_size, self._rng)
+        scores = self.scores(ids)
+        self._chose_ranking(scores)  # propensities: the top-K of scores, random ties
+        return rank_random_ties(scores, self.slate_size, self._rng)
 
     def update(self, obs: dict[str, np.ndarray], slates: np.ndarray, response: Any,
                reward: np.ndarray, info: dict[str, Any] | None = None) -> None:

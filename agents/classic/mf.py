@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from recarena.agents.bandits.mab import SIGNALS, rank_random_ties
-from recarena.agents.base import batch_size, candidate_ids
+from recarena.agents.base import ReportsPropensity, batch_size, candidate_ids
 from recarena.agents.classic.interactions import InteractionLog, RecentItems, positive_feedback
 from recarena.errors import ConfigError
 from recarena.simulators.data.factorization import als_fit, als_fold_in
@@ -17,7 +17,7 @@ from recarena.validation import check_choice, check_float, check_int
 __all__ = ["ImplicitALS", "als_fit", "als_fold_in"]
 
 
-class ImplicitALS:
+class ImplicitALS(ReportsPropensity):
     """Matrix factorisation for implicit feedback, refitted from the interaction log.
 
     Every ``refit_every`` steps, item factors are refitted by ALS on the log of all users'
@@ -55,6 +55,7 @@ class ImplicitALS:
 
     def reset(self) -> None:
         self._rng = np.random.default_rng(self.seed)
+        self._chose_unknown()
         self.log = InteractionLog(self.num_items)
         self.recent = RecentItems(self.history, "ImplicitALS")
         self.popularity = np.zeros(self.num_items)
@@ -89,7 +90,9 @@ class ImplicitALS:
         self.recent.sync(info, n)
         self._last_ids = ids
         self._last_users = self.recent.rows.users
-        return rank_random_ties(self.scores(ids), self.slate_size, self._rng)
+        scores = self.scores(ids)
+        self._chose_ranking(scores)  # propensities: the top-K of scores, random ties
+        return rank_random_ties(scores, self.slate_size, self._rng)
 
     def update(self, obs: dict[str, np.ndarray], slates: np.ndarray, response: Any,
                reward: np.ndarray, info: dict[str, Any] | None = None) -> None:

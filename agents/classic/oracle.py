@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from recarena.agents.base import ReportsPropensity
 from recarena.errors import ConfigError
 from recarena.simulators.users import TimeBudget
 from recarena.validation import check_float, check_int
@@ -22,9 +23,10 @@ def _oracle(info: dict[str, Any] | None, key: str) -> np.ndarray:
     return np.atleast_2d(np.asarray(info["oracle"][key], dtype=np.float64))
 
 
-class GreedyOracle:
+class GreedyOracle(ReportsPropensity):
     """Myopic greedy on true affinity: the K candidates with the highest true score, best on
-    top. A reference upper bound for immediate engagement, not a learnable policy."""
+    top. A reference upper bound for immediate engagement, not a learnable policy.
+    Deterministic: its propensities are 1 for the slate it chose."""
 
     name = "greedy_oracle"
     is_oracle = True
@@ -33,18 +35,21 @@ class GreedyOracle:
         self.slate_size = check_int(slate_size, "GreedyOracle.slate_size", 1)
 
     def reset(self) -> None:
-        pass
+        self._chose_unknown()
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         scores = _oracle(info, "scores")
-        return np.argsort(-scores, axis=1, kind="stable")[:, : self.slate_size]
+        slates = np.argsort(-scores, axis=1, kind="stable")[:, : self.slate_size]
+        self._chose_fixed(slates)
+        return slates
 
 
-class QualityBonusOracle:
+class QualityBonusOracle(ReportsPropensity):
     """Greedy on ``true score + quality_weight * quality``: a hand-written policy that gives
     up some immediate engagement for item quality (RecSim's long-term-satisfaction
     "kale" trade-off). With ``quality_weight = 0`` it is :class:`GreedyOracle`. A reference
-    baseline that reads privileged truth, not a learnable policy."""
+    baseline that reads privileged truth, not a learnable policy. Deterministic
+    (propensity 1 for the slate it chose)."""
 
     name = "quality_bonus_oracle"
     is_oracle = True
@@ -54,14 +59,16 @@ class QualityBonusOracle:
         self.quality_weight = check_float(quality_weight, "QualityBonusOracle.quality_weight")
 
     def reset(self) -> None:
-        pass
+        self._chose_unknown()
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         value = _oracle(info, "scores") + self.quality_weight * _oracle(info, "quality")
-        return np.argsort(-value, axis=1, kind="stable")[:, : self.slate_size]
+        slates = np.argsort(-value, axis=1, kind="stable")[:, : self.slate_size]
+        self._chose_fixed(slates)
+        return slates
 
 
-class QualityAwareOracle:
+class QualityAwareOracle(ReportsPropensity):
     """Greedy on the long-run rate of reward per minute of budget (a renewal-reward argument).
 
     With a time budget B, a session's return is about ``B * E[watch] / E[budget spent]``
@@ -73,7 +80,8 @@ class QualityAwareOracle:
                    + (1 - sum_k p_k) * step_penalty
 
     and shows the slate with the largest ratio, higher scores on top. It trades immediate
-    clicks for quality that extends the session.
+    clicks for quality that extends the session. Deterministic (propensity 1 for the
+    slate it chose).
 
     Args:
         choice_model: the env's choice model (``click_probabilities(scores)``).
@@ -113,7 +121,7 @@ class QualityAwareOracle:
                    cfg.candidates.num_candidates)
 
     def reset(self) -> None:
-        pass
+        self._chose_unknown()
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         scores, quality, length = (_oracle(info, k) for k in ("scores", "quality", "length"))
@@ -130,4 +138,5 @@ class QualityAwareOracle:
             rate = watch / np.maximum(spent, 1e-9)
             best = combos[int(np.argmax(rate))]
             out[n] = best[np.argsort(-scores[n][best], kind="stable")]
+        self._chose_fixed(out)
         return out

@@ -7,21 +7,22 @@ from typing import Any
 import numpy as np
 
 from recarena.agents.bandits.mab import SIGNALS, rank_random_ties
-from recarena.agents.base import batch_size, candidate_ids
+from recarena.agents.base import ReportsPropensity, batch_size, candidate_ids
 from recarena.agents.classic.interactions import positive_feedback
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = ["MostPopular"]
 
 
-class MostPopular:
+class MostPopular(ReportsPropensity):
     """The candidates with the most interactions so far, counted over all users.
 
     Every step, counts are multiplied by ``decay`` (1: all-time popularity; below 1: an
     exponentially-weighted, trending popularity with a half-life of ``ln 2 / -ln(decay)``
     steps) and each shown item adds its ``signal`` (clicks by default). Ties, including
     the cold start, are broken at random. The non-personalised baseline every
-    personalised recommender must beat (Cremonesi, Koren & Turrin 2010).
+    personalised recommender must beat (Cremonesi, Koren & Turrin 2010). Its propensities
+    are exact (:func:`~recarena.agents.base.ranking_propensity` of the counts).
     """
 
     name = "popular"
@@ -40,12 +41,15 @@ class MostPopular:
         self._rng = np.random.default_rng(self.seed)
         self.counts = np.zeros(self.num_items)
         self._last_ids: np.ndarray | None = None
+        self._chose_unknown()
 
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         n = batch_size(obs, info, "MostPopular")
         ids = candidate_ids(info, n, "MostPopular")
         self._last_ids = ids
-        return rank_random_ties(self.counts[ids], self.slate_size, self._rng)
+        scores = self.counts[ids]
+        self._chose_ranking(scores)
+        return rank_random_ties(scores, self.slate_size, self._rng)
 
     def update(self, obs: dict[str, np.ndarray], slates: np.ndarray, response: Any,
                reward: np.ndarray, info: dict[str, Any] | None = None) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from recarena.agents.base import uniform_propensity
 from recarena.validation import check_int
 
 __all__ = ["RandomPolicy"]
@@ -33,7 +34,11 @@ class RandomPolicy:
 
     def propensity(self, slates: np.ndarray) -> np.ndarray:
         """Probability that each shown candidate was put at its position: ``1 / C`` for
-        every position of a uniformly random ordered slate (logged in the event log's
-        ``propensity`` column, for off-policy evaluation)."""
-        slates = np.asarray(slates)
-        return np.full(slates.shape, 1.0 / self.num_candidates)
+        every position of a uniformly random ordered slate (the event log's
+        ``propensity`` column, Open Bandit Pipeline's position-wise ``pscore``)."""
+        return uniform_propensity(self.num_candidates, slates)[0]
+
+    def slate_propensity(self, slates: np.ndarray) -> np.ndarray:
+        """Probability of each whole ordered slate: ``(C - K)! / C!`` (the event log's
+        ``slate_propensity`` column)."""
+        return uniform_propensity(self.num_candidates, slates)[1]
