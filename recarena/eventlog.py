@@ -1,24 +1,43 @@
-"""The event log: the one contract between simulation and analysis (../shared/DESIGN.md).
+"""The event log: the one contract between simulation and analysis (docs/ARCHITECTURE.md).
 
 A log is a folder of Parquet files in chunks, three tables:
 
 ``impressions`` (one row per shown item)
     ``run, seed, policy, step, day, user_id, session_id, position, item_id, creator_id, topic,
-    propensity, clicked, examined, watch_time, liked, shared, followed, left, terminated,
-    truncated, reward`` and columns prefixed ``oracle_`` holding privileged truth. ``step``
-    is the env step (one request per user row); ``day`` the user's calendar day (0 for envs
-    without a calendar); ``session_id`` the user's session number (0, 1, ...); ``position`` the
-    rank in the slate (0 on top); ``creator_id`` / ``topic`` are -1 where the env has none;
-    ``propensity`` is the probability that the logging policy put the item at that
-    position when it reports one (``policy.propensity(slates)``; the random policy does),
-    NaN otherwise; ``left``, ``terminated``
-    and ``truncated`` repeat the step's user-level value on every row of the slate;
-    ``reward`` is the step's reward on the slate's position-0 row and 0 elsewhere, so that
-    summing ``reward`` gives the return. ``oracle_relevance`` is the shown item's true
-    relevance (its attraction probability where the env has one, else its true score),
-    ``oracle_ideal_relevance`` the relevance of the best candidate *for that position*
-    (the position-th largest candidate relevance), so NDCG is computable from the log,
-    and every other per-candidate oracle entry ``X`` appears as ``oracle_X``.
+    propensity, slate_propensity, clicked, examined, watch_time, liked, shared, followed,
+    left, terminated, truncated, reward, item_reward`` (:data:`IMPRESSION_COLUMNS`) and
+    columns prefixed ``oracle_`` holding privileged truth. ``step`` is the env step (one
+    request per user row); ``day`` the user's calendar day (0 for envs without a
+    calendar); ``session_id`` the user's session number (0, 1, ...); ``position`` the rank
+    in the slate (0 on top); ``creator_id`` / ``topic`` are -1 where the env has none;
+    ``left``, ``terminated`` and ``truncated`` repeat the step's user-level value on every
+    row of the slate.
+
+    *Propensities* (of the logging policy, for off-policy evaluation): ``propensity`` is
+    the probability that the policy put this item at this position (Open Bandit
+    Pipeline's position-wise ``pscore`` / ``pscore_item_position``; ``1 / C`` for the
+    uniformly random policy over C candidates); ``slate_propensity`` is the probability of
+    the whole ordered slate, repeated on each of its rows (OBP's slate ``pscore``;
+    ``(C - K)! / C!`` for the random policy). A deterministic policy logs 1 for the slate
+    it chose. NaN means unknown: the logging policy does not report the value (it has no
+    ``propensity`` / ``slate_propensity`` method, e.g. an SB3 model or a label-only
+    logger, or it samples from a posterior, like Thompson sampling, where no closed form
+    exists); see :mod:`recarena.agents.base`.
+
+    *Rewards*: ``reward`` is the step's reward on the slate's position-0 row and 0
+    elsewhere, so summing ``reward`` gives the return. ``item_reward`` is, on every row,
+    the part of the step reward due to that item: its own response signals weighted as
+    the env's reward weights them (its watch time, its click, ...). Within a step,
+    ``reward`` (row 0) ``= sum of item_reward over the slate + the unattributed part``;
+    the unattributed part is what no item earned (the ``retention`` term paid when a
+    session ends) and is 0 for every other reward. ``item_reward`` is NaN for an env whose
+    reward cannot be split (:func:`recarena.envs.wrappers.event_logger.item_rewards`).
+
+    ``oracle_relevance`` is the shown item's true relevance (its attraction probability
+    where the env has one, else its true score), ``oracle_ideal_relevance`` the relevance
+    of the best candidate *for that position* (the position-th largest candidate
+    relevance), so NDCG is computable from the log, and every other per-candidate oracle
+    entry ``X`` appears as ``oracle_X``.
 ``snapshots`` (one row per user row every ``snapshot_every`` steps)
     ``run, seed, policy, step, day, user_id`` plus the user's one-number oracle entries
     (``oracle_budget``, ``oracle_satisfaction``, ...) and, where the env reports an
@@ -45,6 +64,7 @@ __all__ = [
     "IMPRESSION_COLUMNS",
     "ImpressionRecorder",
     "TableWriter",
+    "logged_propensities",
     "read_table",
     "relevance_of",
 ]
@@ -52,8 +72,9 @@ __all__ = [
 #: the fixed (non-oracle) impression columns, in order
 IMPRESSION_COLUMNS = (
     "run", "seed", "policy", "step", "day", "user_id", "session_id", "position", "item_id",
-    "creator_id", "topic", "propensity", "clicked", "examined", "watch_time", "liked",
-    "shared", "followed", "left", "terminated", "truncated", "reward",
+    "creator_id", "topic", "propensity", "slate_propensity", "clicked", "examined",
+    "watch_time", "liked", "shared", "followed", "left", "terminated", "truncated", "reward",
+    "item_reward",
 )
 TABLES = ("impressions", "snapshots", "candidates")
 
@@ -159,6 +180,34 @@ def relevance_of(oracle: dict[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
+def logged_propensities(source: Any, slates: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The event log's ``propensity`` ``(N, K)`` and ``slate_propensity`` ``(N,)`` for the
+    shown ``slates``; NaN where ``source`` does not know them.
+
+    ``source`` is the logging policy (its ``propensity(slates)`` and
+    ``slate_propensity(slates)`` methods, where it has them), a function ``slates ->
+    (N, K)`` (position-wise propensities only), or ``None``."""
+    s = np.asarray(slates, dtype=np.int64)
+    s = s[None] if s.ndim == 1 else s
+    n, k = s.shape
+    position, slate = np.full((n, k), np.nan), np.full(n, np.nan)
+    if source is None:
+        return position, slate
+    pos_fn = getattr(source, "propensity", None)
+    if not callable(pos_fn):
+        pos_fn = source if callable(source) else None
+    slate_fn = getattr(source, "slate_propensity", None)
+    if callable(pos_fn):
+        position = np.asarray(pos_fn(s), dtype=np.float64)
+        if position.shape != (n, k):
+            raise ConfigError("propensity(slates)", position.shape, f"shape ({n}, {k})")
+    if callable(slate_fn):
+        slate = np.asarray(slate_fn(s), dtype=np.float64).reshape(-1)
+        if slate.shape != (n,):
+            raise ConfigError("slate_propensity(slates)", slate.shape, f"shape ({n},)")
+    return position, slate
+
+
 def _const(value: str, n: int) -> tuple[str, int]:
     return (value, n)
 
@@ -192,7 +241,11 @@ class ImpressionRecorder:
 
     def step(self, t: int, info_before: dict[str, Any], slates: np.ndarray, reward: np.ndarray,
              terminated: np.ndarray, truncated: np.ndarray, info_after: dict[str, Any],
-             day: np.ndarray | None = None, propensity: np.ndarray | None = None) -> None:
+             day: np.ndarray | None = None, propensity: np.ndarray | None = None,
+             slate_propensity: np.ndarray | None = None,
+             item_reward: np.ndarray | None = None) -> None:
+        """Log one step. ``propensity`` ``(N, K)``, ``slate_propensity`` ``(N,)`` and
+        ``item_reward`` ``(N, K)`` are NaN in the log when not given."""
         slates = np.asarray(slates, dtype=np.int64)
         n, k = slates.shape
         m = n * k
@@ -219,7 +272,10 @@ class ImpressionRecorder:
             "creator_id": meta("slate_creator_ids"),
             "topic": meta("slate_topics"),
             "propensity": (np.full(m, np.nan) if propensity is None
-                           else np.asarray(propensity, np.float64).ravel()),
+                           else np.asarray(propensity, np.float64).reshape(m)),
+            "slate_propensity": (np.full(m, np.nan) if slate_propensity is None
+                                 else per_row(np.asarray(slate_propensity).reshape(n),
+                                              np.float64)),
             "clicked": np.asarray(response.clicked, bool).ravel(),
             "examined": np.asarray(response.examined, bool).ravel(),
             "watch_time": np.asarray(response.watch_time, np.float64).ravel(),
@@ -230,6 +286,8 @@ class ImpressionRecorder:
             "terminated": per_row(terminated, bool),
             "truncated": per_row(truncated, bool),
             "reward": rew.ravel(),
+            "item_reward": (np.full(m, np.nan) if item_reward is None
+                            else np.asarray(item_reward, np.float64).reshape(m)),
         }
         oracle = info_before.get("oracle") or {}
         rel = relevance_of(oracle)

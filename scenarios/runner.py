@@ -148,11 +148,9 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
     envs = _make_env(spec, spec.run.users)
     try:
         pol = make_policy(entry.registry_name, envs, **entry.args)
-        propensity = getattr(pol, "propensity", None)
         envs = VectorEventLogger(envs, folder, run=spec.name, policy=policy, seed=seed,
                                  snapshot_every=spec.log.snapshot_every,
-                                 chunk_rows=spec.log.chunk_rows,
-                                 propensity=propensity if callable(propensity) else None,
+                                 chunk_rows=spec.log.chunk_rows, propensity=pol,
                                  candidates=spec.log.candidates)
         learn = callable(getattr(pol, "update", None))
         pol.reset()

@@ -5,17 +5,30 @@ both write the same ``impressions`` / ``snapshots`` tables as the scenario runne
 (:mod:`recarena.eventlog`), so :mod:`recarena.analysis` works on training runs too. Rows
 are flushed to Parquet every ``chunk_rows`` rows and on :meth:`close`.
 
+Give the wrapper the logging policy (``policy=policy``) and its propensities are logged:
+``propensity`` (the probability that the policy put each shown item at its position) and
+``slate_propensity`` (the probability of the whole ordered slate), NaN where the policy
+does not report them (:func:`recarena.eventlog.logged_propensities`). Each row's
+``item_reward`` is the part of the step reward due to that item (:func:`item_rewards`).
+
 >>> import tempfile, recarena
+>>> from recarena.agents import make_policy
 >>> from recarena.envs.wrappers import EventLogger
 >>> from recarena.eventlog import read_table
 >>> folder = tempfile.mkdtemp()
->>> env = EventLogger(recarena.make("recarena/Cascade-v0"), folder, policy="random")
+>>> env = recarena.make("recarena/Cascade-v0")
+>>> policy = make_policy("random", env)
+>>> env = EventLogger(env, folder, policy=policy)
 >>> obs, info = env.reset(seed=0)
 >>> for _ in range(5):
-...     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+...     batch = {key: value[None] for key, value in obs.items()}  # a batch of one user
+...     obs, reward, terminated, truncated, info = env.step(policy.recommend(batch)[0])
 >>> env.close()
->>> len(read_table(folder))  # 5 slates of 4
-20
+>>> ev = read_table(folder)
+>>> len(ev), ev["propensity"].unique().tolist()  # 5 slates of 4; 1/16 at each position
+(20, [0.0625])
+>>> round(1 / ev["slate_propensity"].iloc[0]) == 16 * 15 * 14 * 13  # one of 16!/12! slates
+True
 """
 
 from __future__ import annotations
@@ -29,9 +42,12 @@ import numpy as np
 
 from recarena.envs.core import batch_info
 from recarena.errors import ConfigError
-from recarena.eventlog import ImpressionRecorder
+from recarena.eventlog import ImpressionRecorder, logged_propensities
 
-__all__ = ["EventLogger", "VectorEventLogger"]
+__all__ = ["EventLogger", "VectorEventLogger", "item_rewards"]
+
+#: a logging policy, or a function ``slates -> (N, K)`` position-wise propensities
+PropensitySource = Any | Callable[[np.ndarray], np.ndarray]
 
 
 def _day(env: Any) -> np.ndarray | None:
@@ -45,13 +61,63 @@ def _check(env: Any, cls: str) -> None:
         raise ConfigError(f"{cls}.env", env, "a recarena env (recarena.make / make_vec)")
 
 
+def item_rewards(core: Any, info: dict[str, Any]) -> np.ndarray | None:
+    """``(N, K)``: the part of each step's reward due to each shown item, from the batched
+    step ``info`` of an env with this ``core``; ``None`` when the env's reward cannot be
+    split over items (the log then holds NaN).
+
+    Every recarena reward is a weighted sum of per-item response signals plus, at most,
+    a user-level term; the item's part is its own weighted signals:
+
+    * slate-world families (``Slate``, ``InterestEvolution``, ``Cascade``, ``Retention``,
+      ``MovieLens``): ``sum_s reward_weights[s] * signal_s[k]`` over the ``click``,
+      ``watch_time``, ``like``, ``share``, ``follow`` weights; the ``retention`` term
+      (minus the return gap, on the request that ends a session) belongs to no item;
+    * ``ShortVideo``: ``sum_s reward_weights[s] * info["signals"][s][k]``;
+    * ``InterestExploration``: the item's click;
+    * ``LongTermSatisfaction``: the top item's engagement (the reward), 0 below it.
+
+    So ``reward - item_rewards.sum(axis=1)`` is the part of the step reward no item earned
+    (0 except for the retention term). A core of another family can define
+    ``item_rewards(info)`` itself.
+    """
+    own = getattr(core, "item_rewards", None)
+    if callable(own):
+        return np.asarray(own(info), dtype=np.float64)
+    from recarena.envs.interest_exploration import InterestExplorationCore
+    from recarena.envs.long_term_satisfaction import LongTermSatisfactionCore
+    from recarena.envs.short_video import ShortVideoCore
+    from recarena.envs.slate import SlateCore
+    from recarena.simulators.short_video import SIGNALS
+
+    response = info["response"]
+    shape = np.shape(response.clicked)
+    if isinstance(core, SlateCore):
+        out = np.zeros(shape)
+        for attr, weight in core.reward_terms:
+            if attr != "return_gap":  # the session's end: a user-level term
+                out += weight * np.asarray(getattr(response, attr), dtype=np.float64)
+        return out
+    if isinstance(core, ShortVideoCore):
+        out = np.zeros(shape)
+        for j, weight in core.reward_terms:
+            out += weight * np.asarray(info["signals"][SIGNALS[j]], dtype=np.float64)
+        return out
+    if isinstance(core, InterestExplorationCore):
+        return np.asarray(response.clicked, dtype=np.float64)
+    if isinstance(core, LongTermSatisfactionCore):
+        out = np.zeros(shape)
+        out[:, 0] = np.asarray(response.watch_time, dtype=np.float64)[:, 0]
+        return out
+    return None
+
+
 class _Log:
     """What both wrappers do: remember the info the next slates are chosen on, and hand
     each step, batched, to an :class:`ImpressionRecorder`."""
 
-    def __init__(self, rec: ImpressionRecorder,
-                 propensity: Callable[[np.ndarray], np.ndarray] | None) -> None:
-        self.rec, self.propensity = rec, propensity
+    def __init__(self, rec: ImpressionRecorder, core: Any, source: PropensitySource | None) -> None:
+        self.rec, self.core, self.source = rec, core, source
         self.info: dict[str, Any] | None = None
         self.t = 0
 
@@ -61,14 +127,32 @@ class _Log:
         self.info = info
         self.rec.session[:] = 0
 
+    def propensities(self, slates: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Asked before the env steps, while the policy's state is the one that chose."""
+        if self.source is None or self.info is None:
+            return None
+        return logged_propensities(self.source, slates)
+
     def step(self, day: np.ndarray | None, slates: np.ndarray, reward: np.ndarray,
-             terminated: np.ndarray, truncated: np.ndarray, info: dict[str, Any]) -> None:
+             terminated: np.ndarray, truncated: np.ndarray, info: dict[str, Any],
+             propensities: tuple[np.ndarray, np.ndarray] | None) -> None:
         if self.info is not None:
+            position, slate = (None, None) if propensities is None else propensities
             self.rec.step(self.t, self.info, slates, reward, terminated, truncated, info,
-                          day=day, propensity=None if self.propensity is None
-                          else self.propensity(slates))
+                          day=day, propensity=position, slate_propensity=slate,
+                          item_reward=item_rewards(self.core, info))
         self.t += 1
         self.info = info
+
+
+def _source(policy: Any, propensity: PropensitySource | None) -> tuple[str, Any]:
+    """The label and the propensity source of the wrappers' ``policy`` / ``propensity``."""
+    if isinstance(policy, str):
+        return policy, propensity
+    if not callable(getattr(policy, "recommend", None)):
+        raise ConfigError("policy", policy, "a label (str) or the logging policy (with recommend())")
+    label = getattr(policy, "name", None) or type(policy).__name__
+    return str(label), policy if propensity is None else propensity
 
 
 class EventLogger(gym.Wrapper):
@@ -77,24 +161,31 @@ class EventLogger(gym.Wrapper):
     Args:
         env: a recarena env (possibly wrapped).
         folder: where the Parquet files go (created if missing).
-        run, policy: labels written in every row.
+        run: label written in every row.
+        policy: the logging policy itself (its ``name`` labels the rows and its
+            ``propensity`` / ``slate_propensity`` methods, where it has them, fill the
+            propensity columns), or just a label (str): then the propensities are NaN
+            unless ``propensity`` says where they come from.
         snapshot_every: steps between user-state snapshots (0: none).
         chunk_rows: rows per Parquet file.
-        propensity: the logging policy's ``propensity(slates)`` when known (probability
-            of each shown item at its position, for off-policy evaluation).
+        propensity: where propensities come from, overriding ``policy``: a policy object
+            (its methods, as above) or a function ``slates (N, K) -> (N, K)`` giving the
+            position-wise propensities only (``slate_propensity`` stays NaN).
 
-    ``seed`` in the log is the seed of the latest ``reset(seed=...)`` (-1 before one);
-    ``step`` counts steps across episodes.
+    Propensities are asked for before the env steps, about the action being taken: the
+    policy must have chosen it in its latest ``recommend`` call. ``seed`` in the log is
+    the seed of the latest ``reset(seed=...)`` (-1 before one); ``step`` counts steps
+    across episodes.
     """
 
     def __init__(self, env: gym.Env, folder: str | os.PathLike[str], run: str = "run",
-                 policy: str = "unknown", snapshot_every: int = 10,
-                 chunk_rows: int = 100_000,
-                 propensity: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 policy: Any = "unknown", snapshot_every: int = 10,
+                 chunk_rows: int = 100_000, propensity: PropensitySource | None = None) -> None:
         super().__init__(env)
         _check(env, "EventLogger")
-        self._log = _Log(ImpressionRecorder(folder, run, -1, policy, 1, snapshot_every,
-                                                 chunk_rows=chunk_rows), propensity)
+        label, source = _source(policy, propensity)
+        self._log = _Log(ImpressionRecorder(folder, run, -1, label, 1, snapshot_every,
+                                            chunk_rows=chunk_rows), env.unwrapped.core, source)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         obs, info = self.env.reset(seed=seed, options=options)
@@ -103,9 +194,11 @@ class EventLogger(gym.Wrapper):
 
     def step(self, action: Any) -> Any:
         day = _day(self.env)
+        slates = np.asarray(action, dtype=np.int64)[None]
+        propensities = self._log.propensities(slates)
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._log.step(day, np.asarray(action, dtype=np.int64)[None], np.array([reward]),
-                       np.array([terminated]), np.array([truncated]), batch_info(info))
+        self._log.step(day, slates, np.array([reward]), np.array([terminated]),
+                       np.array([truncated]), batch_info(info), propensities)
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
@@ -120,15 +213,15 @@ class VectorEventLogger(gym.vector.VectorWrapper):
     candidate's true relevance)."""
 
     def __init__(self, env: gym.vector.VectorEnv, folder: str | os.PathLike[str],
-                 run: str = "run", policy: str = "unknown", seed: int = 0,
+                 run: str = "run", policy: Any = "unknown", seed: int = 0,
                  snapshot_every: int = 10, chunk_rows: int = 250_000,
-                 propensity: Callable[[np.ndarray], np.ndarray] | None = None,
-                 candidates: bool = False) -> None:
+                 propensity: PropensitySource | None = None, candidates: bool = False) -> None:
         super().__init__(env)
         _check(env, "VectorEventLogger")
-        self._log = _Log(ImpressionRecorder(folder, run, seed, policy, env.num_envs,
-                                                 snapshot_every, candidates=candidates,
-                                                 chunk_rows=chunk_rows), propensity)
+        label, source = _source(policy, propensity)
+        self._log = _Log(ImpressionRecorder(folder, run, seed, label, env.num_envs,
+                                            snapshot_every, candidates=candidates,
+                                            chunk_rows=chunk_rows), env.unwrapped.core, source)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         obs, info = self.env.reset(seed=seed, options=options)
@@ -137,8 +230,10 @@ class VectorEventLogger(gym.vector.VectorWrapper):
 
     def step(self, actions: Any) -> Any:
         day = _day(self.env)
+        slates = np.asarray(actions)
+        propensities = self._log.propensities(slates)
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        self._log.step(day, np.asarray(actions), reward, terminated, truncated, info)
+        self._log.step(day, slates, reward, terminated, truncated, info, propensities)
         return obs, reward, terminated, truncated, info
 
     def close(self, **kwargs: Any) -> None:
