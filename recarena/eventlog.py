@@ -77,6 +77,10 @@ IMPRESSION_COLUMNS = (
     "item_reward",
 )
 TABLES = ("impressions", "snapshots", "candidates")
+#: ``(N, X)`` oracle entries that are not per candidate: ``attraction`` is logged as
+#: ``oracle_relevance``, ``interests`` is the user's vector (in ``snapshots``), even when
+#: its dimension happens to equal the candidate count
+_NOT_PER_CANDIDATE = ("attraction", "interests")
 
 
 class TableWriter:
@@ -298,7 +302,7 @@ class ImpressionRecorder:
             c = rel.shape[1]
             for key, arr in oracle.items():
                 arr = np.asarray(arr)
-                if key not in ("attraction",) and arr.ndim == 2 and arr.shape == (n, c) \
+                if key not in _NOT_PER_CANDIDATE and arr.ndim == 2 and arr.shape == (n, c) \
                         and arr.dtype.kind in "fiub":
                     cols[f"oracle_{key}"] = np.take_along_axis(arr, slates, 1).astype(
                         np.float64).ravel()
