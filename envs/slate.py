@@ -544,6 +544,24 @@ class SlateEnv(gym.Env):
         return SlateEnvConfig()
 
     @classmethod
+    def config_arguments(cls, config: Any = None, own_only: bool = False) -> list[str]:
+        """The keyword arguments :meth:`make_config` (and so the constructor and the vector
+        env) takes: this family's own (``shuffle`` for Cascade-v0), then the configuration's
+        fields and those of its :attr:`nested_configs`."""
+        import inspect
+
+        names = [p.name for p in inspect.signature(cls.make_config).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "config"]
+        if own_only:
+            return names
+        names += [f.name for f in dataclasses.fields(cls.config_class)]
+        if cls.nested_configs:
+            config = cls.default_config() if config is None else config
+            for name in cls.nested_configs:
+                names += [f.name for f in dataclasses.fields(getattr(config, name))]
+        return list(dict.fromkeys(names))
+
+    @classmethod
     def make_config(cls, config: SlateEnvConfig | None = None, **overrides: Any) -> SlateEnvConfig:
         """The configuration this env's constructor builds from its arguments (the vector
         env of the same family builds its configuration through the same method)."""
@@ -551,6 +569,13 @@ class SlateEnv(gym.Env):
             config = cls.default_config()
         if not isinstance(config, cls.config_class):
             raise ConfigError("config", config, f"a {cls.config_class.__name__} or None")
+        allowed = cls.config_arguments(config) if overrides else []
+        unknown = [k for k in overrides if k not in allowed]
+        if unknown:  # every unknown name at once, with the family's own arguments listed
+            own = cls.config_arguments(config, own_only=True)
+            raise ConfigError(cls.__name__ if own else cls.config_class.__name__,
+                              unknown[0] if len(unknown) == 1 else unknown,
+                              "a field among " + ", ".join(allowed))
         nested = {name: {k: overrides.pop(k) for k in list(overrides)
                          if k in {f.name for f in dataclasses.fields(getattr(config, name))}}
                   for name in cls.nested_configs}

@@ -34,12 +34,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recarena.errors import ConfigError
 
-__all__ = ["Scenario", "builtin_scenarios", "describe_schema", "load_scenario", "parse_set",
-           "scenario_from_dict"]
+__all__ = ["Scenario", "builtin_scenarios", "combine_errors", "describe_schema", "known_metrics",
+           "load_scenario", "parse_set", "scenario_from_dict", "scenario_text"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PLOTS = ("reward_over_time", "ctr_over_time", "cumulative_return", "retention",
          "interest_entropy", "lorenz", "fairness_relevance")
+
+
+def known_metrics() -> list[str]:
+    """The summary metrics a run can report (``recarena.analysis.summary.METRICS``)."""
+    from recarena.analysis.summary import METRICS
+
+    return list(METRICS)
+
+
+def combine_errors(errors: list[ConfigError]) -> ConfigError:
+    """One :class:`ConfigError` reporting every one of ``errors`` (its ``field``,
+    ``received`` and ``expected`` are the first one's; ``errors`` holds them all)."""
+    if not errors:
+        raise ValueError("combine_errors needs at least one error")
+    first = errors[0]
+    out = ConfigError(first.field, first.received, first.expected)
+    if len(errors) > 1:
+        out.args = (f"{len(errors)} problems: " + "; ".join(str(e) for e in errors),)
+    out.errors = list(errors)  # type: ignore[attr-defined]
+    return out
 
 
 class _Strict(BaseModel):
@@ -129,7 +149,19 @@ class ReportSection(_Strict):
         description="plots to draw: " + ", ".join(PLOTS))
     window: int = Field(10, ge=1, description="steps per point in over-time plots")
     metrics: list[str] = Field(default_factory=list,
-                               description="summary metrics in the report table (default: all)")
+                               description="summary metrics in the report table (default: all; "
+                                           "`recarena list metrics` names them)")
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: list[str]) -> list[str]:
+        if v:
+            known = known_metrics()
+            bad = [m for m in v if m not in known]
+            if bad:
+                raise ValueError(f"metric names among {', '.join(known)} (unknown: "
+                                 f"{', '.join(map(repr, bad))})")
+        return v
 
 
 class Scenario(_Strict):
@@ -145,13 +177,19 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _names(self) -> Scenario:
+        # ConfigError (a ValueError) travels inside pydantic's error; _error takes it out so
+        # that the message names the key and its value, not the whole scenario
         labels = [p.name for p in self.policies]
+        errors = []
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
-            raise ValueError(f"policy names must be distinct; repeated: {', '.join(dup)}")
+            errors.append(ConfigError("policies", dup, "distinct policy names (policies[].name); "
+                                      f"repeated: {', '.join(dup)}"))
         if self.run.baseline is not None and self.run.baseline not in labels:
-            raise ValueError(f"run.baseline {self.run.baseline!r} is not a policy name "
-                             f"({', '.join(labels)})")
+            errors.append(ConfigError("run.baseline", self.run.baseline,
+                                      "one of the policy names: " + ", ".join(dict.fromkeys(labels))))
+        if errors:
+            raise combine_errors(errors)
         return self
 
     @property
@@ -161,8 +199,19 @@ class Scenario(_Strict):
 
 # --------------------------------------------------------------------------- loading
 def _error(exc: ValidationError, source: str) -> ConfigError:
-    """The first pydantic error as a ConfigError naming the key path."""
-    err = exc.errors()[0]
+    """Every pydantic error, as one ConfigError naming each key path."""
+    errors: list[ConfigError] = []
+    for err in exc.errors():
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, ConfigError):  # raised by a model validator: its own fields
+            for e in getattr(inner, "errors", [inner]):
+                errors.append(ConfigError(f"{source}: {e.field}", e.received, e.expected))
+        else:
+            errors.append(_one_error(err, source))
+    return combine_errors(errors)
+
+
+def _one_error(err: Any, source: str) -> ConfigError:
     path = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
         model: Any = Scenario
@@ -193,6 +242,14 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenar
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise _error(exc, source) from None
+
+
+def scenario_text(name: str) -> str:
+    """The TOML text of the built-in scenario ``name`` (``recarena show NAME``)."""
+    builtin = builtin_scenarios()
+    if name not in builtin:
+        raise ConfigError("scenario", name, "a built-in scenario: " + ", ".join(builtin))
+    return builtin[name].read_text(encoding="utf-8")
 
 
 def builtin_scenarios() -> dict[str, Path]:
