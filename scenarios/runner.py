@@ -24,7 +24,14 @@ policy does never shifts the draws another policy sees. Comparisons are paired b
 **Resume.** A run that stops (Ctrl-C, a killed worker, a crash) keeps every finished unit.
 ``run_scenario(resume=run_dir)`` deletes the unfinished units' partial files and runs only
 those; because every unit is deterministic given its seed, the result equals an
-uninterrupted run's.
+uninterrupted run's. ``manifest.json`` keeps the wall time of every attempt
+(``wall_s_parts``, updated as units finish, so a killed attempt counts too) and their sum
+(``wall_s``).
+
+**Workers end with the run.** Worker processes ask the kernel to kill them when the run's
+process dies (Linux ``PR_SET_PDEATHSIG``) and also watch their parent, so a run killed with
+SIGKILL leaves no worker behind; multiprocessing's resource tracker ends by itself once the
+run and its workers are gone.
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -47,10 +56,11 @@ from typing import Any
 import numpy as np
 
 from recarena.errors import ConfigError, RecArenaError
-from recarena.scenarios.spec import Scenario, scenario_from_dict
+from recarena.scenarios.spec import Scenario, combine_errors, scenario_from_dict
 from recarena.validation import check_int
 
-__all__ = ["Unit", "finalize", "run_scenario", "run_unit", "units_of"]
+__all__ = ["Unit", "check_scenario", "check_writable", "finalize", "run_scenario", "run_unit",
+           "units_of"]
 
 
 @dataclass(frozen=True)
@@ -105,17 +115,46 @@ def _make_env(spec: Scenario, users: int) -> Any:
 
 def check_scenario(spec: Scenario) -> dict[str, Any]:
     """Build the env and every policy once (one user) so that a bad env config or policy
-    argument fails before anything runs. Returns resolved facts for the manifest."""
-    from recarena.agents import make_policy
+    argument fails before anything runs. Returns resolved facts for the manifest.
 
-    env = _make_env(spec, 1)
+    Every problem found is reported at once (one :class:`ConfigError` listing them): the
+    env's configuration, unknown policy names, and every unknown argument of every policy
+    (with the arguments the policy takes)."""
+    from recarena.agents import make_policy
+    from recarena.agents.registry import list_policies
+
+    errors: list[ConfigError] = []
     try:
-        for i, p in enumerate(spec.policies):
-            try:
-                make_policy(p.registry_name, env, **p.args)
-            except ConfigError as exc:
-                raise ConfigError(f"policies.{i} ({p.name}): {exc.field}", exc.received,
-                                  exc.expected) from None
+        env = _make_env(spec, 1)
+    except ConfigError as exc:
+        errors.extend(getattr(exc, "errors", [exc]))
+        env = None
+    registry = {e.name: e for e in list_policies()}
+    for i, p in enumerate(spec.policies):
+        where = f"policies.{i} ({p.name})"
+        entry = registry.get(p.registry_name)
+        if entry is None:
+            errors.append(ConfigError(f"{where}: policy", p.registry_name,
+                                      "a registered policy: " + ", ".join(registry)))
+            continue
+        unknown = [k for k in p.args if k not in entry.arguments]
+        if unknown:
+            errors.append(ConfigError(
+                f"{where}: args", unknown[0] if len(unknown) == 1 else unknown,
+                f"arguments of {entry.name!r}: " + (", ".join(entry.arguments) or "none")))
+            continue
+        if env is None:
+            continue
+        try:
+            make_policy(p.registry_name, env, **p.args)
+        except ConfigError as exc:
+            errors.append(ConfigError(f"{where}: {exc.field}", exc.received, exc.expected))
+    if errors:
+        if env is not None:
+            env.close()
+        raise combine_errors(errors)
+    assert env is not None
+    try:
         core = env.unwrapped.core
         with np.printoptions(threshold=6, edgeitems=2):  # catalogs are long arrays
             config_text = repr(env.unwrapped.config)
@@ -211,6 +250,50 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def check_writable(folder: str | os.PathLike[str], field: str, todo: str,
+                   create: bool = False) -> list[Path]:
+    """Make sure files can be written in ``folder`` (creating it and its parents with
+    ``create``), by writing and removing a probe file; a failure raises
+    :class:`ConfigError` naming ``field``, the path, what went wrong and ``todo`` (what to
+    do about it), before anything is simulated or overwritten. Returns the folders it
+    created (removed again when the probe fails)."""
+    folder = Path(folder)
+    created: list[Path] = []
+
+    def fail(what: str, exc: OSError | None = None) -> ConfigError:
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:  # not there (never made), or not empty: leave it
+                pass
+        reason = f"{what}" if exc is None else f"{what}: {exc.strerror or exc}"
+        return ConfigError(field, str(folder), f"a folder recarena can write in ({reason}); "
+                                               f"{todo}")
+
+    if folder.exists() and not folder.is_dir():
+        raise fail(f"{folder} is a file, not a folder")
+    if not folder.exists():
+        if not create:
+            raise fail(f"{folder} does not exist")
+        # outermost first; fail() removes those that exist, innermost first
+        created = [*reversed([p for p in folder.parents if not p.exists()]), folder]
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            parent = next((p for p in folder.parents if p.exists()), None)
+            what = ("creating it failed" if parent is None
+                    else f"creating it failed because {parent} is a file" if not parent.is_dir()
+                    else f"creating it in {parent} failed")
+            raise fail(what, exc) from None
+    probe = folder / f".recarena-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise fail("writing a file in it failed", exc) from None
+    return created
+
+
 def _progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm import tqdm
 
@@ -247,30 +330,49 @@ def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | Non
             raise ConfigError("--resume", str(run_dir), "a run folder with a manifest.json")
         manifest = json.loads(manifest_path.read_text())
         spec = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
+        check_writable(run_dir, "--resume", "a run is finished where it was started: copy "
+                       "the run folder somewhere writable and resume the copy")
     else:
         if not isinstance(spec, Scenario):
             raise ConfigError("spec", spec, "a Scenario (load_scenario(...))")
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         run_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-{stamp}"
-        if run_dir.exists() and any(run_dir.iterdir()):
+        todo_out = ("choose another --out, in a folder you can write to" if out is not None
+                    else "run from a folder you can write to, or give --out")
+        if run_dir.is_dir() and any(run_dir.iterdir()):
             raise ConfigError("--out", str(run_dir),
                               "a new or empty folder (to finish an interrupted run there, "
                               "use --resume)")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError("--out", str(run_dir), f"a folder, not an existing file; {todo_out}")
         resolved = check_scenario(spec)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(run_dir, "--out", todo_out, create=True)
         manifest = {"scenario": spec.model_dump(mode="json"), "resolved": resolved,
                     "seeds": spec.run.seed_list(), "units": [u.key for u in units_of(spec)],
                     "versions": _versions(), "git_commit": _git_commit(),
                     "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "wall_s": None}
+                    "wall_s": None, "wall_s_parts": []}
         _write_json(run_dir / "manifest.json", manifest)
     t0 = time.perf_counter()
+    # one entry per attempt; a run from before wall_s_parts counts its wall_s as one attempt
+    parts = list(manifest.get("wall_s_parts")
+                 or ([manifest["wall_s"]] if manifest.get("wall_s") else []))
+    parts.append(0.0)
+
+    def record_wall_time() -> None:
+        parts[-1] = round(time.perf_counter() - t0, 3)
+        manifest["wall_s_parts"] = parts
+        manifest["wall_s"] = round(sum(parts), 3)
+        _write_json(run_dir / "manifest.json", manifest)
+
+    record_wall_time()
     todo = [u for u in units_of(spec) if not (run_dir / "units" / u.key / "unit.json").is_file()]
     data = spec.model_dump(mode="json")
     bar = _progress(len(todo), spec.name, quiet)
 
     def done(result: dict[str, Any]) -> None:
         bar.update(1)
+        record_wall_time()  # a killed attempt keeps the time up to its last finished unit
         if on_unit is not None:
             on_unit(result)
 
@@ -284,8 +386,7 @@ def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | Non
             _run_pool(data, todo, run_dir, workers, done)
     finally:
         bar.close()
-    manifest["wall_s"] = round(float(manifest.get("wall_s") or 0.0) + time.perf_counter() - t0, 3)
-    _write_json(run_dir / "manifest.json", manifest)
+    record_wall_time()
     finalize(run_dir, report=report)
     return run_dir
 
@@ -296,7 +397,8 @@ def _run_pool(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: in
 
     # spawn, not fork: workers must not inherit threads (BLAS, Ray, tqdm) or locks
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                             mp_context=mp.get_context("spawn")) as pool:
+                             mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_unit, data, u.seed, u.policy, str(run_dir / "units" / u.key))
                    for u in todo}
         try:
@@ -308,6 +410,39 @@ def _run_pool(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: in
             for f in futures:
                 f.cancel()
             raise
+
+
+#: seconds between a worker's checks that the run's process is still its parent
+PARENT_POLL_S = 0.5
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Initializer of every worker process: end when the run's process dies.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere, a daemon thread checks every
+    :data:`PARENT_POLL_S` seconds that the parent is still there (it is re-parented when the
+    parent dies) and ends the process otherwise. A unit left half-written is redone by
+    ``--resume``."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="recarena-parent-watch").start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)
 
 
 def _run_ray(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int,

@@ -62,9 +62,11 @@ def test_same_seeds_give_identical_summary_and_log(tmp_path: Path) -> None:
     assert oracle["ctr"]["diff_vs_baseline"]["low"] > 0
     assert {"gini_our", "ent_our", "ii_f", "dpfr", "puf"} <= set(oracle)
     ev = read_table(a / "units")
-    # the random policy logs its propensities (1 / C per position), the others do not
+    # every policy logs what it knows: 1/C per position for random, 1 for the
+    # deterministic oracle, exact random-tie values for the KL-UCB bandit
     assert (ev.loc[ev["policy"] == "random", "propensity"] == 1 / 16).all()
-    assert ev.loc[ev["policy"] != "random", "propensity"].isna().all()
+    assert (ev.loc[ev["policy"] == "greedy_oracle", "propensity"] == 1.0).all()
+    assert ev.loc[ev["policy"] == "kl", "propensity"].between(0, 1, inclusive="right").all()
 
 
 def test_different_seeds_differ_and_policies_share_users(tmp_path: Path) -> None:
@@ -148,3 +150,72 @@ def test_ray_backend_matches_processes(tmp_path: Path) -> None:
         ray.shutdown()
     b = run_scenario(spec, out=tmp_path / "proc", quiet=True, report=False)
     assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+
+
+# ------------------------------------------------------------------ workers die with the run
+def _proc_table() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, start time) of every process, from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        rest = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+        table[int(entry.name)] = (int(rest[1]), rest[0], rest[19])
+    return table
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid``: pid -> start time (to tell a reused pid apart)."""
+    table = _proc_table()
+    out: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, _, start) in table.items():
+            if ppid == parent and child not in out:
+                out[child] = start
+                frontier.append(child)
+    return out
+
+
+def _alive(pids: dict[int, str]) -> list[int]:
+    table = _proc_table()
+    return [p for p, start in pids.items()
+            if p in table and table[p][2] == start and table[p][1] not in "ZX"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_killed_run_leaves_no_worker_behind(tmp_path: Path) -> None:
+    """SIGKILL a `recarena run --workers 2` while both workers run units: the workers and
+    multiprocessing's resource tracker end within seconds instead of running on as orphans."""
+    scen = tmp_path / "s.toml"
+    scen.write_text(
+        'name = "orphans"\n[env]\nid = "recarena/InterestEvolution-v0"\n'
+        "[run]\nusers = 64\nsteps = 100000\nseeds = 2\n"  # units far longer than the test
+        '[[policies]]\nname = "random"\n[report]\nplots = []\n')
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli("run", str(scen), "--out", str(run), "--workers", "2",
+                                 "--quiet"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children: dict[int, str] = {}
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and len(list(run.glob("units/*"))) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.05)
+        assert len(list(run.glob("units/*"))) == 2, "both workers should be running a unit"
+        children = _descendants(proc.pid)
+        assert len(children) >= 2, children  # two workers (and the resource tracker)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while _alive(children) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(children), f"left running after the run was killed: {_alive(children)}"
+    finally:
+        proc.kill()
+        for pid in _alive(children):  # never leave orphans behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)

@@ -43,11 +43,14 @@ BAD = [
     ({"run": {"until": "forever"}}, "run.until", "'steps' or 'first_episode'"),
     ({"run": {"seeds": [1, 1]}}, "run.seeds", "distinct"),
     ({"run": {"seeds": 0}}, "run.seeds", "between 1 and 10000"),
-    ({"run": {"baseline": "nobody"}}, "baseline", "not a policy name"),
+    ({"run": {"baseline": "nobody"}}, "run.baseline",
+     "expected one of the policy names: random, received 'nobody' (str)"),
     ({"policies": []}, "policies", "at least 1"),
     ({"policies": [{"policy": "random"}]}, "policies.0.name", "required"),
     ({"policies": [{"name": "a b"}]}, "policies.0.name", "letters, digits"),
-    ({"policies": [{"name": "r"}, {"name": "r"}]}, "(top level)", "repeated: r"),
+    ({"policies": [{"name": "r"}, {"name": "r"}]}, "policies", "repeated: r"),
+    ({"report": {"metrics": ["ctr", "nope"]}}, "report.metrics", "unknown: 'nope'"),
+    ({"run": {"userz": 3, "users": 0}}, "2 problems", "run.userz"),
     ({"policies": [{"name": "r", "argz": {}}]}, "policies.0.argz", "allowed keys: name, policy, args"),
     ({"run": {"days": 0}}, "run.days", "greater than 0"),
     ({"log": {"snapshot_every": -1}}, "log.snapshot_every", "greater than or equal to 0"),
@@ -57,11 +60,12 @@ BAD = [
 
 @pytest.mark.parametrize(("change", "path", "expected"), BAD)
 def test_bad_scenario_values(change: dict, path: str, expected: str) -> None:
-    data = {**BASE, **change}
+    data = {**BASE, "description": "A paragraph on the scenario.", **change}
     with pytest.raises(ConfigError) as err:
         scenario_from_dict(data)
     text = str(err.value)
     assert path in text and expected in text, text
+    assert "A paragraph" not in text  # the value received, never the whole scenario
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -69,6 +73,10 @@ def test_bad_scenario_values(change: dict, path: str, expected: str) -> None:
     ({"env": {"id": "recarena/Cascade-v0", "config": {"slate_sise": 3}}}, "env.config"),
     ({"policies": [{"name": "x", "policy": "nope"}]}, "policies.0 (x)"),
     ({"policies": [{"name": "ucb1", "args": {"scope": "everyone"}}]}, "scope"),
+    ({"env": {"id": "recarena/Cascade-v0", "config": {"shufle": False}}}, "shuffle"),
+    ({"policies": [{"name": "random", "args": {"sed": 1}},
+                   {"name": "ucb1", "args": {"scoop": 1, "exploraton": 2}}]},
+     "2 problems.*'sed'.*'scoop', 'exploraton'"),
     ({"env": {"id": "recarena/InterestEvolution-v0"}, "policies": [{"name": "popular"}]},
      "catalog"),
     ({"env": {"id": "recarena/InterestEvolution-v0"}, "run": {"days": 7}}, "run.days"),

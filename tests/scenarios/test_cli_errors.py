@@ -1,0 +1,175 @@
+"""Bad input to the command line: exit 2, one paragraph on stderr naming what was wrong and
+what to do, no traceback, nothing printed before the error and nothing written or changed.
+
+Most rows call ``recarena.cli.main`` in-process (fast); the read-only rows run the CLI in a
+private mount namespace where the run folder is mounted read-only (tests run as root, and
+``chmod`` does not stop root)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recarena.cli import main
+
+TINY = ["--set", "run.users=8", "--set", "run.steps=5", "--seeds", "1", "--quiet"]
+CASCADE = """
+name = "errors"
+[env]
+id = "recarena/Cascade-v0"
+[run]
+users = 8
+steps = 5
+seeds = 1
+[[policies]]
+name = "random"
+[[policies]]
+name = "greedy_oracle"
+[report]
+plots = ["ctr_over_time"]
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli-errors")
+    scen = root / "s.toml"
+    scen.write_text(CASCADE)
+    run = root / "run"
+    assert main(["run", str(scen), "--out", str(run), "--quiet"]) == 0
+    return run
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` and a hash of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_paragraph(err: str) -> None:
+    assert err.startswith("recarena: error: "), err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+
+
+# (label, arguments, fragments the message must hold); {tmp} is a fresh folder, {file} an
+# existing regular file in it, {run} a copy of a finished run
+BAD: list[tuple[str, list[str], list[str]]] = [
+    ("--out is a file", ["run", "quickstart", *TINY, "--out", "{file}"],
+     ["--out", "{file}", "not an existing file", "choose another --out"]),
+    ("--out under a file", ["run", "quickstart", *TINY, "--out", "{file}/run"],
+     ["--out", "{file}/run", "is a file", "Not a directory", "choose another --out"]),
+    ("--out in /proc", ["run", "quickstart", *TINY, "--out", "/proc/nope"],
+     ["--out", "'/proc/nope'", "creating it in /proc failed", "choose another --out"]),
+    ("--out not empty", ["run", "quickstart", *TINY, "--out", "{run}"],
+     ["--out", "new or empty folder", "--resume"]),
+    ("Cascade env argument typo", ["run", "cascade-bandits", *TINY, "--set",
+                                   "env.config.shufle=false", "--out", "{tmp}/o"],
+     ["env.config", "received 'shufle'", "shuffle", "num_items", "attraction", "slate_size"]),
+    ("two env argument typos", ["run", "cascade-bandits", *TINY, "--set", "env.config.shufle=false",
+                                "--set", "env.config.horizn=3", "--out", "{tmp}/o"],
+     ["received ['shufle', 'horizn']", "shuffle"]),
+    ("two bad arguments of one policy", ["run", "quickstart", *TINY, "--set",
+                                         "policies.1.args={alphaa=1, betaa=2}", "--out", "{tmp}/o"],
+     ["policies.1 (linucb)", "['alphaa', 'betaa']", "arguments of 'linucb': alpha, model"]),
+    ("bad arguments of two policies and a bad env key",
+     ["run", "quickstart", *TINY, "--set", "policies.1.args={alphaa=1}", "--set",
+      "policies.3.policy=nope", "--set", "env.config.slate_sise=3", "--out", "{tmp}/o"],
+     ["3 problems", "slate_sise", "policies.1 (linucb): args", "'alphaa'",
+      "policies.3 (quality_oracle): policy", "'nope'"]),
+    ("two bad scenario keys", ["run", "quickstart", *TINY, "--set", "run.userz=3", "--set",
+                               "log.x=1", "--out", "{tmp}/o"],
+     ["2 problems", "run.userz: expected no key 'userz'", "log.x: expected no key 'x'"]),
+    ("unknown baseline", ["run", "quickstart", *TINY, "--set", "run.baseline=nobody",
+                          "--out", "{tmp}/o"],
+     ["run.baseline: expected one of the policy names: random, linucb, greedy_oracle, "
+      "quality_oracle, received 'nobody'"]),
+    ("unknown report metric", ["run", "quickstart", *TINY, "--set", 'report.metrics=["nope"]',
+                               "--out", "{tmp}/o"],
+     ["report.metrics", "unknown: 'nope'", "cohort_return", "ctr"]),
+    ("compare unknown metric", ["compare", "{run}", "--metric", "nope"],
+     ["--metric", "received 'nope'", "ctr", "cohort_return"]),
+    ("compare metric the run lacks", ["compare", "{run}", "--metric", "dpfr"],
+     ["--metric", "metrics these runs computed", "received 'dpfr'"]),
+    ("demo --episodes 0", ["demo", "--episodes", "0"],
+     ["--episodes: expected an integer >= 1, received 0"]),
+    ("demo --seed -1", ["demo", "--seed", "-1"], ["--seed"]),
+    ("show unknown", ["show", "nope"], ["scenario", "received 'nope'", "quickstart"]),
+    ("report: plots/ is a file", ["report", "{run}"],
+     ["RUN_DIR", "{run}/plots", "is a file", "copy the run folder"]),
+    ("plot: plots/ is a file", ["plot", "{run}"],
+     ["RUN_DIR", "{run}/plots", "is a file", "copy the run folder"]),
+]
+
+
+@pytest.mark.parametrize(("label", "args", "fragments"), BAD, ids=[b[0] for b in BAD])
+def test_bad_cli_input(label: str, args: list[str], fragments: list[str], tmp_path: Path,
+                       finished_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    if label.endswith("plots/ is a file"):
+        shutil.rmtree(run / "plots")
+        (run / "plots").write_text("not a folder")
+    (tmp_path / "file").write_text("a file")
+    before = _snapshot(tmp_path)
+    subs = {"{tmp}": str(tmp_path), "{file}": str(tmp_path / "file"), "{run}": str(run)}
+
+    def fill(text: str) -> str:
+        for key, value in subs.items():
+            text = text.replace(key, value)
+        return text
+
+    rc = main([fill(a) for a in args])
+    out, err = capsys.readouterr()
+    assert rc == 2, (rc, err)
+    _one_paragraph(err)
+    for fragment in fragments:
+        assert fill(fragment) in err, (fragment, err)
+    assert out == "", out  # nothing printed before the error
+    assert _snapshot(tmp_path) == before  # nothing written, nothing changed
+    assert not (tmp_path / "o").exists() and not Path("/proc/nope").exists()
+
+
+# ------------------------------------------------------------------ read-only file system
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
+    res = subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=30)
+    return res.returncode == 0
+
+
+def _read_only_cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``recarena ARGS`` with ``folder`` mounted read-only (a private mount namespace)."""
+    script = (f'mount --bind "{folder}" "{folder}" && '
+              f'mount -o remount,ro,bind "{folder}" "{folder}" && '
+              f'exec "{sys.executable}" -m recarena.cli "$@"')
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs unshare (user and mount namespaces)")
+def test_read_only_run_folder(tmp_path: Path, finished_run: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    run = ro / "run"
+    shutil.copytree(finished_run, run)
+    probe = _read_only_cli(ro, "report", "--help")
+    if probe.returncode != 0:
+        pytest.skip(f"read-only bind mount not permitted: {probe.stderr.strip()}")
+    before = _snapshot(ro)
+    for args in (["report", str(run)], ["plot", str(run)],
+                 ["run", "quickstart", *TINY, "--out", str(ro / "new")],
+                 ["run", "--resume", str(run)]):
+        res = _read_only_cli(ro, *args)
+        assert res.returncode == 2, (args, res.stderr)
+        _one_paragraph(res.stderr)
+        assert "Read-only file system" in res.stderr and str(ro) in res.stderr, res.stderr
+        assert ("--out" if "--out" in args else "--resume" if "--resume" in args
+                else "RUN_DIR") in res.stderr
+        assert res.stdout == ""
+    assert _snapshot(ro) == before
+    assert not (ro / "new").exists()
