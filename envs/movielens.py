@@ -78,12 +78,15 @@ class MovieLensEnv(SlateEnv):
 
     @classmethod
     def make_config(cls, config: SlateEnvConfig | None = None,
-                    fitted: FittedMovieLens | None = None, num_candidates: int = 50,
-                    slate_size: int = 10, new_user_share: float = 0.2,
+                    fitted: FittedMovieLens | None = None, num_candidates: int | None = None,
+                    slate_size: int | None = None, new_user_share: float | None = None,
                     **overrides: Any) -> SlateEnvConfig:
-        if config is None:
-            config = movielens_config(fitted, num_candidates, slate_size, new_user_share)
-        return super().make_config(config, **overrides)
+        """Defaults (``None``) are :func:`movielens_config`'s: the shipped fit, 50
+        candidates, slate of 10, 20% new users."""
+        return cls.family_config(config, movielens_config,
+                                 {"fitted": fitted, "num_candidates": num_candidates,
+                                  "slate_size": slate_size, "new_user_share": new_user_share},
+                                 overrides)
 
     @classmethod
     def default_config(cls) -> SlateEnvConfig:

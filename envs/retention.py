@@ -95,10 +95,10 @@ class RetentionEnv(SlateEnv):
     (0.0, 0.0)
     """
 
-    def __init__(self, num_candidates: int = 10, slate_size: int = 2, horizon_days: float = 30.0,
-                 clickbait: float = 0.3, engagement_weight: float = 1.0,
-                 retention_weight: float = 0.0, render_mode: str | None = None,
-                 **overrides: Any) -> None:
+    def __init__(self, num_candidates: int | None = None, slate_size: int | None = None,
+                 horizon_days: float | None = None, clickbait: float | None = None,
+                 engagement_weight: float | None = None, retention_weight: float | None = None,
+                 render_mode: str | None = None, **overrides: Any) -> None:
         config = self.make_config(num_candidates=num_candidates, slate_size=slate_size,
                                   horizon_days=horizon_days, clickbait=clickbait,
                                   engagement_weight=engagement_weight,
@@ -106,11 +106,14 @@ class RetentionEnv(SlateEnv):
         super().__init__(config, render_mode=render_mode)
 
     @classmethod
-    def make_config(cls, config: SlateEnvConfig | None = None, num_candidates: int = 10,
-                    slate_size: int = 2, horizon_days: float = 30.0, clickbait: float = 0.3,
-                    engagement_weight: float = 1.0, retention_weight: float = 0.0,
-                    **overrides: Any) -> SlateEnvConfig:
-        if config is None:
-            config = retention_config(num_candidates, slate_size, horizon_days, clickbait,
-                                      engagement_weight, retention_weight)
-        return super().make_config(config, **overrides)
+    def make_config(cls, config: SlateEnvConfig | None = None, num_candidates: int | None = None,
+                    slate_size: int | None = None, horizon_days: float | None = None,
+                    clickbait: float | None = None, engagement_weight: float | None = None,
+                    retention_weight: float | None = None, **overrides: Any) -> SlateEnvConfig:
+        """Defaults (``None``) are :func:`retention_config`'s: 10 candidates, slate of 2,
+        30 days, clickbait 0.3, engagement weight 1, retention weight 0."""
+        return cls.family_config(config, retention_config,
+                                 {"num_candidates": num_candidates, "slate_size": slate_size,
+                                  "horizon_days": horizon_days, "clickbait": clickbait,
+                                  "engagement_weight": engagement_weight,
+                                  "retention_weight": retention_weight}, overrides)

@@ -567,6 +567,39 @@ class SlateEnv(gym.Env):
         env of the same family builds its configuration through the same method)."""
         if config is None:
             config = cls.default_config()
+        return cls.apply_overrides(config, overrides)
+
+    @classmethod
+    def family_config(cls, config: SlateEnvConfig | None, build: Any, family: dict[str, Any],
+                      overrides: dict[str, Any]) -> SlateEnvConfig:
+        """A family's :meth:`make_config`: its own arguments (``family``, ``None`` where not
+        given) either build the configuration or change a given one.
+
+        Without ``config``, ``build(**given)`` makes it (the builder holds the defaults).
+        With ``config``, a given family argument that is a configuration field
+        (``slate_size``, ``horizon``) applies to it like any other override; one that only
+        shapes what the builder makes (Cascade's ``attraction``, MovieLens' ``fitted``)
+        cannot, and is a ``ConfigError`` instead of being silently dropped.
+        """
+        given = {key: value for key, value in family.items() if value is not None}
+        if config is None:
+            return cls.apply_overrides(build(**given), overrides)
+        fields = set(cls.config_arguments(config)) - set(cls.config_arguments(config, own_only=True))
+        fields |= {f.name for f in dataclasses.fields(cls.config_class)}
+        builder_only = [key for key in given if key not in fields]
+        if builder_only:
+            raise ConfigError(cls.__name__, builder_only,
+                              "either config= or the arguments that build one, not both: "
+                              f"{', '.join(builder_only)} only shape a configuration built "
+                              "from them (pass them without config=, or change the config "
+                              "itself)")
+        return cls.apply_overrides(config, {**given, **overrides})
+
+    @classmethod
+    def apply_overrides(cls, config: SlateEnvConfig, overrides: dict[str, Any]) -> SlateEnvConfig:
+        """``config`` with ``overrides`` (its fields, or those of its nested configurations);
+        every unknown name is reported at once with the allowed ones."""
+        overrides = dict(overrides)
         if not isinstance(config, cls.config_class):
             raise ConfigError("config", config, f"a {cls.config_class.__name__} or None")
         allowed = cls.config_arguments(config) if overrides else []
