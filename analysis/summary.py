@@ -24,7 +24,8 @@ METRICS: dict[str, tuple[str, bool]] = {
     "clicks_per_session": ("clicks per complete session", True),
     "session_length": ("requests per complete session", True),
     "return_per_session": ("reward per complete session", True),
-    "churn_rate": ("share of users who churned", False),
+    "churn_rate": ("share of the initial cohort who churned during the run (1 - its "
+                   "Kaplan-Meier retention at the end)", False),
     "return_time": ("days between sessions", False),
     "intra_list_diversity": ("share of slate pairs with different topics", True),
     "novelty": ("mean self-information of shown items (bits)", True),

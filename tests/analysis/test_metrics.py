@@ -77,7 +77,11 @@ def test_retention_churn_return_time_by_hand() -> None:
         {"step": 1, "user_id": 2, "items": [4], "day": 0.1},
         {"step": 1, "user_id": 3, "items": [5], "day": 0.0},  # not in the initial cohort
     ])
-    assert long_term.churn_rate(ev) == pytest.approx(1 / 3)
+    # churn_rate: 1 - Kaplan-Meier retention of the initial cohort (users 1 and 2) at the
+    # end. In days (the log has a calendar) user 2 is last seen at day 0.1, so at day 2.5
+    # user 1 is the only one at risk and churns: 1. In steps both are at risk at step 2: 1/2.
+    assert long_term.churn_rate(ev) == pytest.approx(1.0)
+    assert long_term.churn_rate(ev, "step") == pytest.approx(0.5)
     assert long_term.return_time(ev) == pytest.approx(2.5)
     curve = long_term.retention_curve(ev, "step", np.array([0.0, 1.0, 2.0]))
     # cohort users 1 (lived 2 steps, churned) and 2 (censored): S = 1, 1, 1/2 ... at t=2
