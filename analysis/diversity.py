@@ -22,9 +22,9 @@ import pandas as pd
 from recarena.analysis._frame import require, slate_size, unit_keys
 from recarena.errors import ConfigError, DataError
 
-__all__ = ["catalog_coverage", "consumption_over_time", "exposure_gini", "gini",
-           "interest_entropy", "intra_list_diversity", "lorenz", "novelty",
-           "position_weights"]
+__all__ = ["catalog_coverage", "consumption_over_time", "exposure", "exposure_gini",
+           "exposure_lorenz", "gini", "interest_entropy", "intra_list_diversity", "lorenz",
+           "novelty", "position_weights"]
 
 
 def position_weights(position: np.ndarray, discount: str = "log") -> np.ndarray:
@@ -71,17 +71,33 @@ def _entity_exposure(ev: pd.DataFrame, by: str, discount: str) -> pd.Series:
     return pd.Series(w, index=ev.index).groupby(ev[by].to_numpy()).sum()
 
 
-def exposure_gini(ev: pd.DataFrame, by: str = "item_id", num_entities: int | None = None,
-                  discount: str = "log") -> float:
-    """Gini of position-discounted exposure over items (or creators). With
-    ``num_entities`` (catalog size) unexposed entities count as zeros."""
+def exposure(ev: pd.DataFrame, by: str = "item_id", num_entities: int | None = None,
+             discount: str = "log") -> np.ndarray:
+    """Position-discounted exposure of each item (or creator) in the log; with
+    ``num_entities`` (catalog size) the unexposed entities are added as zeros. The values
+    that :func:`exposure_gini` and :func:`exposure_lorenz` summarise."""
     exp = _entity_exposure(ev, by, discount).to_numpy()
     if num_entities is not None:
         if num_entities < exp.size:
             raise ConfigError("num_entities", num_entities,
                               f"at least the {exp.size} distinct {by}s in the log")
         exp = np.concatenate([exp, np.zeros(num_entities - exp.size)])
-    return gini(exp)
+    return exp
+
+
+def exposure_gini(ev: pd.DataFrame, by: str = "item_id", num_entities: int | None = None,
+                  discount: str = "log") -> float:
+    """Gini of position-discounted exposure over items (or creators). With
+    ``num_entities`` (catalog size) unexposed entities count as zeros."""
+    return gini(exposure(ev, by, num_entities, discount))
+
+
+def exposure_lorenz(ev: pd.DataFrame, by: str = "item_id", num_entities: int | None = None,
+                    discount: str = "log") -> tuple[np.ndarray, np.ndarray]:
+    """Lorenz curve of the same exposure as :func:`exposure_gini`: its Gini is
+    ``1 - mean(L[i-1] + L[i])`` over the curve's points, exactly ``exposure_gini``; the
+    mean of several such curves over one catalog has the mean of their Ginis."""
+    return lorenz(exposure(ev, by, num_entities, discount))
 
 
 def intra_list_diversity(ev: pd.DataFrame) -> float:

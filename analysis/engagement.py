@@ -1,4 +1,5 @@
-"""Engagement from the event log: CTR, clicks and watch time per session, session length.
+"""Engagement from the event log: CTR, clicks and watch time per session, session length,
+and the expected regret of slates against the best slate of the same candidates.
 
 All functions take the ``impressions`` table (one row per shown item, see
 :mod:`recarena.eventlog`) as a pandas DataFrame and work on simulated and real logs alike.
@@ -12,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from recarena.analysis._frame import require, unit_keys
+from recarena.errors import ConfigError
 
-__all__ = ["ctr", "engagement_summary", "per_step", "sessions"]
+__all__ = ["ctr", "cumulative_regret", "engagement_summary", "per_step", "sessions",
+           "slate_regret"]
 
 
 def ctr(ev: pd.DataFrame) -> float:
@@ -67,8 +70,6 @@ def per_step(ev: pd.DataFrame, window: int = 1) -> pd.DataFrame:
     ``reward_per_request``."""
     require(ev, ["step", "position", "clicked", "reward", "watch_time"], "per_step")
     if not isinstance(window, (int, np.integer)) or window < 1:
-        from recarena.errors import ConfigError
-
         raise ConfigError("window", window, "a positive integer number of steps")
     keys = unit_keys(ev)
     frame: Any = ev.assign(step=(ev["step"] // window) * window, _req=ev["position"] == 0)
@@ -77,4 +78,56 @@ def per_step(ev: pd.DataFrame, window: int = 1) -> pd.DataFrame:
         reward=("reward", "sum"), watch_time=("watch_time", "sum")).reset_index()
     out["ctr"] = out["clicks"] / out["impressions"]
     out["reward_per_request"] = out["reward"] / out["requests"]
+    return out
+
+
+def slate_regret(ev: pd.DataFrame, model: str = "cascade") -> pd.DataFrame:
+    """Expected regret of every slate: the expected reward of the best slate of the same
+    candidates minus that of the slate shown, from the privileged columns
+    ``oracle_relevance`` (of the item shown at each position) and
+    ``oracle_ideal_relevance`` (of the best candidate for that position).
+
+    ``model="cascade"``: relevance is a click (attraction) probability ``w`` and the user
+    clicks at most once, scanning top-down (Kveton et al. 2015): the expected reward of a
+    slate ``A`` is ``1 - prod_{e in A} (1 - w(e))``, so the regret is
+    ``prod (1 - w(shown)) - prod (1 - w(best))``. ``model="sum"``: the expected reward is
+    the sum of the relevances. Returns ``[seed, policy,] step, user_id, regret``.
+
+    >>> ev = pd.DataFrame({"step": 0, "user_id": 0, "position": [0, 1],
+    ...                    "oracle_relevance": [0.05, 0.2], "oracle_ideal_relevance": [0.2, 0.2]})
+    >>> round(float(slate_regret(ev)["regret"].iloc[0]), 4)  # 0.95 * 0.8 - 0.8 * 0.8
+    0.12
+    """
+    require(ev, ["step", "user_id", "position", "oracle_relevance", "oracle_ideal_relevance"],
+            "slate_regret")
+    rel = ev["oracle_relevance"].to_numpy(np.float64)
+    ideal = ev["oracle_ideal_relevance"].to_numpy(np.float64)
+    keys = unit_keys(ev) + ["step", "user_id"]
+    if model == "cascade":
+        if np.nanmin(np.concatenate([rel, ideal, [0.0]])) < 0 or \
+                np.nanmax(np.concatenate([rel, ideal, [0.0]])) > 1:
+            raise ConfigError("model", model, "relevances in [0, 1] (click probabilities); "
+                              "this log's are not: use model='sum'")
+        with np.errstate(divide="ignore"):
+            frame = ev[keys].assign(a=np.log1p(-rel), b=np.log1p(-ideal))
+        s = frame.groupby(keys, sort=True)[["a", "b"]].sum().reset_index()
+        regret = np.exp(s["a"].to_numpy()) - np.exp(s["b"].to_numpy())
+    elif model == "sum":
+        frame = ev[keys].assign(a=rel, b=ideal)
+        s = frame.groupby(keys, sort=True)[["a", "b"]].sum().reset_index()
+        regret = s["b"].to_numpy() - s["a"].to_numpy()
+    else:
+        raise ConfigError("model", model, "'cascade' or 'sum'")
+    return s[keys].assign(regret=regret)
+
+
+def cumulative_regret(ev: pd.DataFrame, model: str = "cascade") -> pd.DataFrame:
+    """Per unit and step: ``regret`` (mean :func:`slate_regret` over the step's requests:
+    the regret of one user row) and ``cumulative_regret`` (its running sum over steps).
+    Returns ``[seed, policy,] step, regret, cumulative_regret``."""
+    r = slate_regret(ev, model)
+    keys = unit_keys(ev)
+    out = r.groupby(keys + ["step"], sort=True)["regret"].mean().reset_index()
+    out["cumulative_regret"] = (out.groupby(keys)["regret"].cumsum() if keys
+                                else out["regret"].cumsum())
     return out
