@@ -39,7 +39,7 @@ __all__ = ["Scenario", "builtin_scenarios", "combine_errors", "describe_schema",
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PLOTS = ("reward_over_time", "ctr_over_time", "cumulative_return", "retention",
-         "interest_entropy", "lorenz", "fairness_relevance")
+         "interest_entropy", "lorenz", "fairness_relevance", "regret")
 
 
 def known_metrics() -> list[str]:
