@@ -308,20 +308,28 @@ def dpfr(ev: pd.DataFrame, candidates: pd.DataFrame, num_items: int, alpha: floa
     ideal = (-np.sort(-rel, axis=1)[:, :k] * w).sum(axis=1)
     ok = ideal > 0
     scale = rel / np.maximum(rel.max(axis=1, keepdims=True), 1e-12)
+    # every re-ranking of the sweep at once (they share nothing but the requests): row g
+    # of counts / dcg is the greedy re-ranking with weight lams[g] on exposure balance
+    lams = np.linspace(0.0, 1.0, grid)[:, None, None]
+    counts = np.zeros((grid, n))
+    dcg = np.zeros((grid, ids.shape[0]))
+    offset = (np.arange(grid) * n)[:, None]
+    shown_so_far = 0.0
+    for rows in chunks:
+        fair_share = shown_so_far / n + 1.0
+        score = (1 - lams) * scale[rows] - lams * counts[:, ids[rows]] / fair_share
+        pick = np.argsort(-score, axis=2, kind="stable")[:, :, :k]
+        shape = pick.shape[:2] + (c,)
+        dcg[:, rows] = (np.take_along_axis(np.broadcast_to(rel[rows], shape), pick, 2)
+                        * w).sum(axis=2)
+        picked = np.take_along_axis(np.broadcast_to(ids[rows], shape), pick, 2)
+        counts += np.bincount((offset + picked.reshape(grid, -1)).ravel(),
+                              minlength=grid * n).reshape(grid, n)
+        shown_so_far += rows.size * k
     points = []
-    for lam in np.linspace(0.0, 1.0, grid):
-        counts = np.zeros(n)
-        dcg = np.zeros(ids.shape[0])
-        shown_so_far = 0.0
-        for rows in chunks:
-            fair_share = shown_so_far / n + 1.0
-            score = (1 - lam) * scale[rows] - lam * counts[ids[rows]] / fair_share
-            pick = np.argsort(-score, axis=1, kind="stable")[:, :k]
-            dcg[rows] = (np.take_along_axis(rel[rows], pick, 1) * w).sum(axis=1)
-            np.add.at(counts, np.take_along_axis(ids[rows], pick, 1).ravel(), 1.0)
-            shown_so_far += rows.size * k
-        ndcg = float((dcg[ok] / ideal[ok]).mean())
-        points.append((ndcg, exposure_measures(counts[counts > 0], n, k)["ent_our"]))
+    for g in range(grid):
+        ndcg = float((dcg[g, ok] / ideal[ok]).mean())
+        points.append((ndcg, exposure_measures(counts[g][counts[g] > 0], n, k)["ent_our"]))
     front = pareto_front(np.array(points))
     ref = _ray_point(front, alpha)
     return {"ndcg": float(point[0]), "ent_our": float(point[1]),

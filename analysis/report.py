@@ -155,6 +155,13 @@ class _Run:
                       f"rows, {len(self.seeds)} seed(s)")
         self.band = stats.band_note(len(self.seeds))
 
+    def where(self, *metrics: str) -> str:
+        """Where the report shows ``metrics``: "the table's" when the scenario's table
+        lists them all, else "summary.json's" (computed for every run, not tabled here)."""
+        listed = self.scen["report"]["metrics"]
+        return "the table's" if not listed or all(m in listed for m in metrics) \
+            else "summary.json's"
+
     def table(self, policy: str, metric: str) -> float | None:
         """The summary table's mean of ``metric`` for ``policy``."""
         e = self.summary["policies"].get(policy, {}).get(metric)
@@ -202,6 +209,7 @@ def _finish(fig: Any, axes: list[Any], run: _Run, note: str, legends: bool = Tru
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                       frameon=False, borderaxespad=0.0)
     fig.tight_layout()
+    note = " ".join(note.split())
     width = int(fig.get_size_inches()[0] * 15)
     fig.text(0.01, 0.0, textwrap.fill(note, width), ha="left", va="top", fontsize=7,
              color="0.25")
@@ -243,7 +251,7 @@ def _time_series(run: _Run, name: str) -> Any:
     what = ("total reward / requests" if name == "reward_over_time"
             else "clicks / impressions")
     note = (f"Each point: {what} of a window, per seed. {run.band}.{fewer} "
-            f"Legend: the table's {metric} (whole run, mean over seeds). {same}")
+            f"Legend: {run.where(metric)} {metric} (whole run, mean over seeds). {same}")
     _finish(fig, [ax], run, note)
     return fig
 
@@ -275,7 +283,8 @@ def _cumulative_return(run: _Run) -> Any:
     ax.set_ylabel("mean cumulative reward per user\n(initial cohort)")
     note = (f"The {cohort} users present at the first step (per seed) each accumulate their "
             "own reward until they leave; users who replace them in the rows are not "
-            f"counted. The last value is the table's cohort_return. {run.band}. {same}")
+            f"counted. The last value is {run.where('cohort_return')} cohort_return. "
+            f"{run.band}. {same}")
     _finish(fig, [ax], run, note)
     return fig
 
@@ -348,7 +357,8 @@ def _draw_policies(ax: Any, frame: pd.DataFrame, x: str, y: str, run: _Run,
                 continue
             ok = _close(a, b, 1e-9 * max(span, 1e-3))  # the very same numbers
             k = int(np.argmin(ok)) if not ok.all() else ok.size
-            if k > best:
+            flat = float(np.nanmax(a[:, :k]) - np.nanmin(a[:, :k])) <= tol if k else True
+            if k > best and not flat:  # equal constants (all retained) say nothing
                 best, lead = k, h[0]
         if best >= 3:
             follow.append(f"{g[0]} follows {lead} up to {what} {xs[best - 1]:g}")
@@ -399,7 +409,8 @@ def _retention(run: _Run) -> Any:
               if life["at_horizon"].any() or horizon is not None else
               "Users still active when the run ends are censored there.")
     note = (f"Kaplan-Meier estimate over the {cohort} users present at the first step (per "
-            f"seed). {censor} churn_rate (table) = 1 − the last value. {same} {run.band}.")
+            f"seed). {censor} churn_rate ({run.where('churn_rate')} number) = 1 − the last "
+            f"value. {same} {run.band}.")
     _finish(fig, [ax], run, note)
     return fig
 
@@ -447,9 +458,11 @@ def _interest_entropy(run: _Run) -> Any | None:
     bottom.set_ylabel(f"difference to {run.baseline}\n(paired by seed)")
     bottom.set_xlabel("step")
     note = (f"Top: mean over users of the normalised entropy of their true interests, from the "
-            f"snapshots; the last value is the table's {metric}. Bottom: per seed, the policy's "
+            f"snapshots; the last value is {run.where(metric)} {metric}. Bottom: per seed, "
+            f"the policy's "
             f"value minus {run.baseline}'s at the same step (common random numbers), which "
-            f"is what the table's Δ uses; its last value is the table's Δ. {run.band}. {same}")
+            f"is what the paired Δ uses; its last value is {run.where(metric)} Δ. {run.band}. "
+            f"{same}")
     _finish(fig, [top, bottom], run, note)
     return fig
 
@@ -484,8 +497,8 @@ def _lorenz(run: _Run) -> Any | None:
     note = (f"Exposure of an item: sum of 1/log2(rank + 2) over its impressions; the "
             f"{run.num_items} catalog items, unexposed ones as zeros. Curve: mean over "
             f"{len(run.seeds)} seed(s) of each seed's Lorenz curve; its Gini is the mean of the "
-            f"seeds' Ginis, the table's exposure_gini (legend).{gini_our} No band (the table "
-            "gives the spread across seeds).")
+            f"seeds' Ginis, {run.where('exposure_gini')} exposure_gini (legend).{gini_our} "
+            "No band: the spread across seeds is exposure_gini's interval in summary.json.")
     _finish(fig, [ax], run, note)
     return fig
 
@@ -528,9 +541,11 @@ def _fairness_relevance(run: _Run) -> Any | None:
     ax.set_ylabel("ent_our: corrected exposure entropy\n(1 = fair)")
     bars = ("bars: 95% t-intervals across the seeds" if len(run.seeds) > 1
             else "one seed: no bars")
-    note = (f"Points: the table's ndcg and ent_our (mean over {len(run.seeds)} seed(s)); "
+    note = (f"Points: {run.where('ndcg', 'ent_our')} ndcg and ent_our (mean over "
+            f"{len(run.seeds)} seed(s)); "
             f"{bars}. Frontier: exposure-aware re-rankings of each seed's own logged "
-            "candidates. dpfr (legend, = table): mean over seeds of each seed's distance to "
+            f"candidates. dpfr (legend, = {run.where('dpfr')} number): mean over seeds of "
+            "each seed's distance to "
             "where its frontier meets the diagonal.")
     _finish(fig, [ax], run, note)
     return fig
