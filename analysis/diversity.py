@@ -21,6 +21,7 @@ import pandas as pd
 
 from recarena.analysis._frame import require, slate_size, unit_keys
 from recarena.errors import ConfigError, DataError
+from recarena.inequality import gini, lorenz
 
 __all__ = ["catalog_coverage", "consumption_over_time", "exposure", "exposure_gini",
            "exposure_lorenz", "gini", "interest_entropy", "intra_list_diversity", "lorenz",
@@ -38,29 +39,6 @@ def position_weights(position: np.ndarray, discount: str = "log") -> np.ndarray:
     if discount == "rbp":
         return 0.8 ** p
     raise ConfigError("discount", discount, "'log', 'none' or 'rbp'")
-
-
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0: equal; ``1 - 1/n``: one holder).
-
-    >>> gini(np.array([1.0, 1.0, 1.0, 1.0]))
-    0.0
-    >>> gini(np.array([0.0, 0.0, 0.0, 4.0]))
-    0.75
-    """
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n = x.size
-    if n == 0 or x.sum() <= 0:
-        return float("nan")
-    i = np.arange(1, n + 1)
-    return float(np.sum((2 * i - n - 1) * x) / (n * x.sum()))
-
-
-def lorenz(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lorenz curve: cumulative share of holders (poorest first) vs cumulative share."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    cum = np.concatenate([[0.0], np.cumsum(x)])
-    return np.linspace(0.0, 1.0, x.size + 1), cum / cum[-1] if cum[-1] > 0 else cum
 
 
 def _entity_exposure(ev: pd.DataFrame, by: str, discount: str) -> pd.Series:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recarena.analysis import diversity, engagement, fairness, long_term, stats
+from recarena.analysis.tables import format_table, wall_time_text
 from recarena.errors import DataError
 
 __all__ = ["figures", "format_table", "plot_run", "write_report"]
@@ -37,59 +38,6 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise DataError(f"{run_dir} is not a finished run folder: {name} is missing")
     return (json.loads((run_dir / "manifest.json").read_text()),
             json.loads((run_dir / "summary.json").read_text()))
-
-
-def _fmt(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 0.01 or ax == 0:
-        return f"{x:.3f}"
-    if ax >= 0.0001:
-        return f"{x:.4f}"
-    return f"{x:.1e}"
-
-
-def format_table(summary: dict[str, Any], metrics: list[str] | None = None,
-                 markdown: bool = True) -> str:
-    """Metrics (rows) by policy (columns): ``mean ± CI half-width``, and for non-baseline
-    policies the paired difference to the baseline with its CI."""
-    policies = summary.get("policy_order") or list(summary["policies"])
-    avail = [m for m in summary["metric_descriptions"]
-             if any(m in summary["policies"][p] for p in policies)]
-    rows = [m for m in (metrics or avail) if m in avail]
-    base = summary["baseline"]
-    header = ["metric"] + [p if p == base else f"{p} (Δ vs {base})" for p in policies]
-    lines = []
-    for m in rows:
-        cells = [m + (" ↑" if summary["higher_is_better"][m] else " ↓")]
-        for p in policies:
-            e = summary["policies"][p].get(m)
-            if not e or e["mean"] is None:
-                cells.append("–")
-                continue
-            half = None if e["low"] is None else (e["high"] - e["low"]) / 2
-            text = _fmt(e["mean"]) + ("" if half is None else f" ± {_fmt(half)}")
-            d = e.get("diff_vs_baseline")
-            if d and d["mean"] is not None:
-                text += f" ({'+' if d['mean'] >= 0 else ''}{_fmt(d['mean'])}"
-                if d["low"] is not None:
-                    text += f" [{_fmt(d['low'])}, {_fmt(d['high'])}]"
-                text += ")"
-            cells.append(text)
-        lines.append(cells)
-    if markdown:
-        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(r) + " |" for r in lines]
-        return "\n".join(out)
-    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), "  ".join("-" * w for w in widths)]
-                     + [fmt.format(*r) for r in lines])
 
 
 # --------------------------------------------------------------------------- plots
@@ -660,7 +608,7 @@ def write_report(run_dir: str | Path) -> Path:
              f"- policies: {', '.join(order)}; baseline: {summary['baseline']}",
              f"- recarena {manifest['versions'].get('recarena', '?')}, commit "
              f"{manifest.get('git_commit') or 'unknown'}, wall time "
-             f"{manifest.get('wall_s') or 0:.1f} s", "",
+             f"{wall_time_text(manifest)}", "",
              "## Summary", "",
              "Mean across seeds ± the 95% t-interval half-width; in brackets, the paired "
              "difference to the baseline (same users and randomness per seed) with its 95% "

@@ -24,7 +24,7 @@ import math
 import shutil
 from typing import Any
 
-__all__ = ["available_metrics", "fmt", "format_table"]
+__all__ = ["available_metrics", "fmt", "format_table", "wall_time_text"]
 
 
 def fmt(x: float | None) -> str:
@@ -181,3 +181,13 @@ def _text(summary: dict[str, Any], policies: list[str], rows: list[str], labels:
                                                for (_, cells), w in zip(cols, ws, strict=True)]
             out.append("  ".join(cells).rstrip())
     return "\n".join(out)
+
+
+def wall_time_text(manifest: dict[str, Any]) -> str:
+    """``12.3 s``, or ``12.3 s over 2 attempts (4.1 s, 8.2 s)`` for a resumed run."""
+    total = float(manifest.get("wall_s") or 0.0)
+    parts = manifest.get("wall_s_parts") or []
+    if len(parts) <= 1:
+        return f"{total:.1f} s"
+    return (f"{total:.1f} s over {len(parts)} attempts ("
+            + ", ".join(f"{float(x):.1f} s" for x in parts) + ")")

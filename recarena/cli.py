@@ -182,7 +182,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from recarena.analysis.tables import format_table
+    from recarena.analysis.tables import format_table, wall_time_text
     from recarena.scenarios import load_scenario, run_scenario
 
     if args.resume is not None:
@@ -213,16 +213,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(format_table(summary, metrics, markdown=False))
     print(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.md'})")
     return 0
-
-
-def wall_time_text(manifest: dict[str, Any]) -> str:
-    """``12.3 s``, or ``12.3 s over 2 attempts (4.1 s, 8.2 s)`` for a resumed run."""
-    total = float(manifest.get("wall_s") or 0.0)
-    parts = manifest.get("wall_s_parts") or []
-    if len(parts) <= 1:
-        return f"{total:.1f} s"
-    return (f"{total:.1f} s over {len(parts)} attempts ("
-            + ", ".join(f"{float(x):.1f} s" for x in parts) + ")")
 
 
 def _run_dir(path: str) -> Path:
