@@ -8,7 +8,7 @@ evaluation loop strips it for every other policy (:func:`public_info`).
 
 Online learners also implement ``update(obs, slates, response, reward, info=None)``: the
 observation and public info the slates were chosen on, the slates ``(N, K)``, the env's
-:class:`~recarena.simulators.core.Response` (arrays ``(N, K)``) and rewards ``(N,)``.
+:class:`~recarena.simulators.records.Response` (arrays ``(N, K)``) and rewards ``(N,)``.
 
 **Propensities.** A policy that knows how likely its own slates were also implements
 ``propensity(slates) -> (N, K)``: the probability that its latest ``recommend`` call put

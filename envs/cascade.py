@@ -11,9 +11,9 @@ from recarena.envs.slate import SlateEnv, SlateEnvConfig
 from recarena.errors import ConfigError
 from recarena.simulators.catalog import CorpusCandidates
 from recarena.simulators.choice import AttractionLink, CascadeChoice
-from recarena.simulators.core import Catalog, as_float_tuple
+from recarena.simulators.records import Catalog
 from recarena.simulators.users import FixedInterests, ResponseSignals, UserModel
-from recarena.validation import check_float, check_int
+from recarena.validation import check_float, check_float_vector, check_int
 
 __all__ = ["CascadeEnv", "cascade_config", "kveton_attraction"]
 
@@ -36,7 +36,7 @@ def cascade_config(num_items: int = 16, slate_size: int = 4,
     num_items = check_int(num_items, "num_items", 1)
     if attraction is None:
         attraction = kveton_attraction(num_items, min(slate_size, num_items))
-    w = as_float_tuple(attraction, "attraction", num_items, 0.0, 1.0)
+    w = check_float_vector(attraction, "attraction", num_items, 0.0, 1.0)
     eye = np.eye(num_items)
     catalog = Catalog(eye, np.arange(num_items), np.zeros(num_items), np.ones(num_items),
                       np.arange(num_items), num_topics=num_items)

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Response
+from recarena.simulators.records import Response
 from recarena.validation import check_int
 
 __all__ = ["ArrayCore", "EnvConfig", "batch_info", "first_row", "first_rows", "replace_fields"]

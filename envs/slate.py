@@ -22,7 +22,8 @@ from recarena.simulators.catalog import (
     make_catalog,
 )
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.core import Catalog, Response, record, row_sum
+from recarena.simulators.kernels import row_sum
+from recarena.simulators.records import Catalog, Response
 from recarena.simulators.users import (
     InterestEvolution,
     LogisticSignal,
@@ -423,7 +424,7 @@ class SlateCore:
         info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0]),
                                 "candidate_ids": self.candidate_ids()[0]}
         if out is not None:
-            info["response"] = response = record(Response, map(first_row, out.response))
+            info["response"] = response = Response._make(map(first_row, out.response))
             info["examined"] = response.examined
             slate = out.slate
             info["slate_item_ids"] = slate.item_id[0]
@@ -492,7 +493,7 @@ class SlateEnv(gym.Env):
 
     **Info**: ``user_id``, ``candidate_ids`` ``(C,)`` (catalog ids of the current
     candidates: public, what a platform knows), ``slate_item_ids`` ``(K,)`` (ids of the
-    items just shown), ``response`` (the :class:`~recarena.simulators.core.Response` of the
+    items just shown), ``response`` (the :class:`~recarena.simulators.records.Response` of the
     step for this user, arrays of shape ``(K,)``), ``examined`` (the examined positions), and
     ``oracle``: privileged truth for analysis and oracle baselines only: ``scores`` (true
     scores of the *current* candidates, ``(C,)``), ``quality`` and ``length`` ``(C,)``, ``interests``,

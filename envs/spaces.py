@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recarena.errors import InvalidSlate, describe
-from recarena.simulators.core import row_any, scaled_index
+from recarena.simulators.kernels import row_any, scaled_index
 from recarena.validation import check_int
 
 __all__ = ["BatchSlateSpace", "SlateSpace"]

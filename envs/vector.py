@@ -79,7 +79,7 @@ class SlateVectorEnv(gym.vector.VectorEnv):
     **Info** (every step): ``user_id`` ``(N,)`` (after replacement), ``candidate_ids``
     ``(N, C)`` (catalog ids of the current candidates: public, what a platform knows about
     what it may show), ``response`` (the
-    :class:`~recarena.simulators.core.Response` of the step, arrays ``(N, K)`` / ``(N,)``),
+    :class:`~recarena.simulators.records.Response` of the step, arrays ``(N, K)`` / ``(N,)``),
     ``slate_item_ids`` ``(N, K)``, and ``oracle``: the single env's privileged truth,
     batched (``scores``, ``quality``, ``length`` ``(N, C)``, ``interests`` ``(N, d)``,
     ``budget``, ``satisfaction`` ``(N,)``, ``attraction`` for attraction-based choice).

@@ -7,12 +7,14 @@ what is allowed (the Open Bandit Pipeline's ``check_scalar`` is the model).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 from recarena.errors import ConfigError
 
-__all__ = ["check_choice", "check_float", "check_int", "check_probability"]
+__all__ = ["check_choice", "check_float", "check_float_vector", "check_int", "check_probability"]
 
 
 def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
@@ -50,6 +52,22 @@ def check_float(value: Any, name: str, low: float | None = None, high: float | N
 def check_probability(value: Any, name: str) -> float:
     """``value`` as a float in ``[0, 1]``."""
     return check_float(value, name, 0.0, 1.0)
+
+
+def check_float_vector(values: Sequence[float] | np.ndarray, name: str, length: int | None = None,
+                       low: float = -math.inf, high: float = math.inf) -> np.ndarray:
+    """``values`` as a 1-D float64 array (of ``length`` entries if given), every entry finite
+    and in ``[low, high]``."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(name, values, "a 1-D sequence of numbers") from None
+    if arr.ndim != 1 or (length is not None and arr.shape[0] != length):
+        want = f"length {length}" if length is not None else "1-D"
+        raise ConfigError(name, values, f"a {want} sequence of numbers")
+    if not np.all(np.isfinite(arr)) or np.any(arr < low) or np.any(arr > high):
+        raise ConfigError(name, values, f"finite values in [{low}, {high}]")
+    return arr
 
 
 def check_choice(value: Any, name: str, allowed: Iterable[Any]) -> Any:

@@ -1,7 +1,9 @@
 """The simulated world: items, users, choice models. No Gymnasium in here.
 
-* :mod:`~recarena.simulators.core`: typed records (``Items``, ``Response``, ``UserBatch``,
-  ``Catalog``) and protocols.
+* :mod:`~recarena.simulators.records`: typed records (``Items``, ``Response``, ``UserBatch``,
+  ``Catalog``).
+* :mod:`~recarena.simulators.protocols`: what a choice model and a candidate source provide.
+* :mod:`~recarena.simulators.kernels`: the numpy call-overhead kernels the other modules use.
 * :mod:`~recarena.simulators.catalog`: item samplers and candidate sets.
 * :mod:`~recarena.simulators.choice`: click/choice models.
 * :mod:`~recarena.simulators.users`: user-model components and :class:`UserModel`.
@@ -11,12 +13,12 @@
 from recarena._lazy import lazy_exports
 
 _EXPORTS = {
-    "Catalog": "recarena.simulators.core",
-    "ChoiceOutcome": "recarena.simulators.core",
-    "Items": "recarena.simulators.core",
-    "Response": "recarena.simulators.core",
+    "Catalog": "recarena.simulators.records",
+    "ChoiceOutcome": "recarena.simulators.records",
+    "Items": "recarena.simulators.records",
+    "Response": "recarena.simulators.records",
     "SlateWorld": "recarena.simulators.world",
-    "UserBatch": "recarena.simulators.core",
+    "UserBatch": "recarena.simulators.records",
     "WorldSnapshot": "recarena.simulators.world",
     "WorldStep": "recarena.simulators.world",
 }

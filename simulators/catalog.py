@@ -4,7 +4,7 @@ Two ways to produce the C candidates a user sees at each step:
 
 * :class:`ResampledCandidates`: fresh items drawn from a generative item sampler at every
   step (RecSim's ``resample_documents=True``); item ids count up.
-* :class:`CorpusCandidates`: candidates taken from a fixed :class:`~recarena.simulators.core.Catalog`,
+* :class:`CorpusCandidates`: candidates taken from a fixed :class:`~recarena.simulators.records.Catalog`,
   either C distinct items drawn uniformly per user and step, or the whole catalog in order.
 
 Item samplers:
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Catalog, Items, OneHotRows, index_block, scaled_index
+from recarena.simulators.kernels import scaled_index
+from recarena.simulators.records import Catalog, Items, OneHotRows
 from recarena.validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -77,8 +78,6 @@ class TopicQualitySampler:
                               f"a split of {self.num_topics} topics into trashy and nutritious "
                               f"parts whose int() sizes add up to {self.num_topics}")
         object.__setattr__(self, "_means", means)
-        object.__setattr__(self, "_std", np.array(float(self.quality_std)))
-        object.__setattr__(self, "_topics", np.array(float(self.num_topics)))
 
     def topic_quality_means(self) -> np.ndarray:
         """Mean quality of each topic, ``(T,)`` (RecSim's ``cluster_means``)."""
@@ -107,12 +106,12 @@ class TopicQualitySampler:
             rng.standard_normal(out=z[t])
         # floor(U * T) is uniform on [0, T) (to within 2**-53) and much cheaper per call
         # than Generator.integers for small batches.
-        topic = scaled_index(u, self._topics)  # type: ignore[attr-defined]
+        topic = scaled_index(u, self.num_topics)
         # Normal(mean of the topic, quality_std), as std * z + mean
-        quality = z * self._std + self._means.take(topic)  # type: ignore[attr-defined]
+        quality = z * self.quality_std + self._means.take(topic)  # type: ignore[attr-defined]
         lo, hi = self.quality_bounds()
         np.minimum(np.maximum(quality, lo, out=quality), hi, out=quality)
-        ids = index_block(0, u.shape) + first_id
+        ids = np.arange(first_id, first_id + u.size, dtype=np.int64).reshape(u.shape)
         # the features are the one-hot topic: handed out lazily, materialised where read
         features = OneHotRows(topic, self.num_topics)
         length = np.full(u.shape, float(self.length))
@@ -186,7 +185,7 @@ class UniformFeatureSampler:
             raw_length[t] = rng.normal(self.length_mean, self.length_std, size=shape)
         length = np.clip(raw_length, self.min_length, self.max_length_minutes)
         topic = features.argmax(axis=-1)
-        ids = index_block(0, length.shape) + first_id
+        ids = np.arange(first_id, first_id + length.size, dtype=np.int64).reshape(length.shape)
         return Items(ids, topic, features, np.full(length.shape, self.quality), length, topic)
 
     def feature_bounds(self) -> tuple[float, float]:

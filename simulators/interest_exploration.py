@@ -30,7 +30,7 @@ import numpy as np
 
 from recarena.errors import ConfigError
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.core import Response
+from recarena.simulators.records import Response
 from recarena.simulators.world import ArrayState, ArrayWorld, take_rows
 from recarena.validation import check_float, check_int
 

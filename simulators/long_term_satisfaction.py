@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from recarena.simulators.core import Response
+from recarena.simulators.records import Response
 from recarena.simulators.world import ArrayState, ArrayWorld, take_rows
 from recarena.validation import check_float, check_int
 

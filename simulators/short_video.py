@@ -51,7 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 from recarena.simulators.catalog import sample_distinct
-from recarena.simulators.core import Response
+from recarena.simulators.records import Response
 from recarena.simulators.world import ArrayState, ArrayWorld
 from recarena.validation import check_float, check_int
 

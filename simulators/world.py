@@ -9,7 +9,8 @@ import numpy as np
 
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.catalog import CorpusCandidates, ResampledCandidates
-from recarena.simulators.core import Items, Response, UserBatch, constant, record
+from recarena.simulators.kernels import constant
+from recarena.simulators.records import Items, Response, UserBatch
 from recarena.simulators.users.model import UserModel
 from recarena.validation import check_int
 
@@ -257,7 +258,7 @@ class SlateWorld(ArrayWorld):
         scores = model.scores(state, items, self._onehot)
         parts = model.respond_parts(state, items, self._rngs[2], scores)
         placeholder = constant(False, (n,), bool)  # ``left`` is known after the state update
-        model.next_state(state, items, record(Response, (*parts, placeholder)), self._rngs[3], scores,
+        model.next_state(state, items, Response(*parts, placeholder), self._rngs[3], scores,
                          self._onehot)
         left = model.has_left(state)
         state.left[...] = state.left | left
@@ -273,7 +274,7 @@ class SlateWorld(ArrayWorld):
             back[end.rows[~end.churned]] = True
             model.start_session(state, back, self._rngs[4])
         self.candidates = self.draw_candidates(n)
-        return record(WorldStep, (items, record(Response, (*parts, left)), scores, gone, gap))
+        return WorldStep(items, Response(*parts, left), scores, gone, gap)
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""

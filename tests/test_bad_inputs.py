@@ -38,9 +38,9 @@ from recarena.simulators.choice import (
     PositionBasedChoice,
     ProportionalChoice,
 )
-from recarena.simulators.core import Catalog
 from recarena.simulators.interest_exploration import ExplorationUsers, TopicDocuments
 from recarena.simulators.long_term_satisfaction import ChocKaleUsers
+from recarena.simulators.records import Catalog
 from recarena.simulators.short_video import ShortVideoUsers, make_video_corpus
 from recarena.simulators.users import (
     FixedInterests,

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import ChoiceOutcome, as_float_tuple, constant, record, row_cumsum
-from recarena.validation import check_choice, check_float
+from recarena.simulators.kernels import constant, row_cumsum
+from recarena.simulators.records import ChoiceOutcome
+from recarena.validation import check_choice, check_float, check_float_vector
 
 __all__ = [
     "AttractionLink",
@@ -104,13 +105,13 @@ def choose_from_masses(masses: np.ndarray, rng: np.random.Generator) -> ChoiceOu
     cum = row_cumsum(masses)  # cum[:, j]: mass before position j
     u = rng.random((n, 1)) * cum[:, -1:]
     below = u >= cum[:, :-1]
-    return record(ChoiceOutcome, (below[:, :-1] ^ below[:, 1:],
-                                  constant(True, (n, k2 - 2), bool).copy()))
+    # every position counts as examined: a fresh copy of the cached all-True array
+    return ChoiceOutcome(below[:, :-1] ^ below[:, 1:], constant(True, (n, k2 - 2), bool).copy())
 
 
 def per_rank_probabilities(values: tuple[float, ...], field: str) -> np.ndarray:
     """Validate a per-rank probability vector (e.g. PBM's examination, DCM's continuation)."""
-    arr = as_float_tuple(values, field, low=0.0, high=1.0)
+    arr = check_float_vector(values, field, low=0.0, high=1.0)
     if arr.size == 0:
         raise ConfigError(field, values, "at least one probability")
     return arr

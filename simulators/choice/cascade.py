@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.simulators.choice.base import AttractionLink, SingleChoiceMixin
-from recarena.simulators.core import ChoiceOutcome
+from recarena.simulators.records import ChoiceOutcome
 from recarena.validation import check_probability
 
 __all__ = ["CascadeChoice"]

@@ -12,7 +12,7 @@ from recarena.simulators.choice.base import (
     first_ranks,
     per_rank_probabilities,
 )
-from recarena.simulators.core import ChoiceOutcome
+from recarena.simulators.records import ChoiceOutcome
 
 __all__ = ["DependentClickChoice"]
 

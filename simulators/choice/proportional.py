@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from recarena.errors import ConfigError
 from recarena.simulators.choice.base import SingleChoiceMixin, choose_from_masses
-from recarena.simulators.core import ChoiceOutcome, smallest
+from recarena.simulators.kernels import smallest
+from recarena.simulators.records import ChoiceOutcome
 from recarena.validation import check_float
 
 __all__ = ["ProportionalChoice"]
@@ -41,8 +41,6 @@ class ProportionalChoice(SingleChoiceMixin):
         if self.no_click_mass <= self.min_normalizer:
             raise ConfigError("ProportionalChoice.no_click_mass", self.no_click_mass,
                               f"a value > min_normalizer ({self.min_normalizer})")
-        # a 0-d array: numpy's fast path for small batches (a Python float costs a conversion)
-        object.__setattr__(self, "_offset", np.array(float(self.min_normalizer)))
 
     def _masses(self, scores: np.ndarray) -> np.ndarray:
         """``(N, K + 2)`` masses: a zero column, ``s_k - min_normalizer``, the no-click mass."""
@@ -50,8 +48,9 @@ class ProportionalChoice(SingleChoiceMixin):
         if scores.size and not smallest(scores) >= self.min_normalizer:  # (NaN fails too)
             raise ConfigError("ProportionalChoice scores", scores,
                               f"scores >= min_normalizer ({self.min_normalizer}), none NaN")
-        w = _template(n, k, self.no_click_mass - self.min_normalizer).copy()
-        np.subtract(scores, self._offset, out=w[:, 1:k + 1])  # type: ignore[attr-defined]
+        w = np.zeros((n, k + 2))
+        np.subtract(scores, self.min_normalizer, out=w[:, 1:k + 1])
+        w[:, k + 1] = self.no_click_mass - self.min_normalizer
         return w
 
     def choice_probabilities(self, scores: np.ndarray) -> np.ndarray:
@@ -63,11 +62,3 @@ class ProportionalChoice(SingleChoiceMixin):
     def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
         return choose_from_masses(self._masses(scores), rng)  # no need to normalise
 
-
-@lru_cache(maxsize=64)
-def _template(n: int, k: int, no_click: float) -> np.ndarray:
-    """Masses before the scores are written: zeros, and the no-click mass in the last column."""
-    w = np.zeros((n, k + 2))
-    w[:, k + 1] = no_click
-    w.flags.writeable = False
-    return w

@@ -223,7 +223,7 @@ def fit_movielens(data: MovieLens | None = None, holdout: float = 0.2, factors: 
 def movielens_catalog(fitted: FittedMovieLens) -> Any:
     """The MovieLens catalog: every movie with its fitted features, its first genre as
     topic (and as "creator": MovieLens has none), length 1 (one movie) and its title."""
-    from recarena.simulators.core import Catalog
+    from recarena.simulators.records import Catalog
 
     topic = fitted.primary_genre()
     n = len(fitted.item_ids)

@@ -7,19 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import (
-    Items,
-    UserBatch,
-    as_float_tuple,
-    click_passes,
-    click_positions,
-    row_offsets,
-)
-from recarena.validation import check_choice, check_float
+from recarena.simulators.kernels import click_passes, click_positions, row_offsets
+from recarena.simulators.records import Items, UserBatch
+from recarena.validation import check_choice, check_float, check_float_vector
 
 __all__ = ["EmpiricalInterests", "FixedInterests", "InterestEvolution", "UniformInterests"]
-
-_ONE, _MINUS_ONE, _HALF = np.array(1.0), np.array(-1.0), np.array(0.5)
 
 
 @dataclass(frozen=True)
@@ -95,7 +87,7 @@ class FixedInterests:
     shuffle: bool = False
 
     def __post_init__(self) -> None:
-        arr = as_float_tuple(self.values, "FixedInterests.values", low=-1.0, high=1.0)
+        arr = check_float_vector(self.values, "FixedInterests.values", low=-1.0, high=1.0)
         if arr.size == 0:
             raise ConfigError("FixedInterests.values", self.values, "at least one value")
         object.__setattr__(self, "values", tuple(float(v) for v in arr))
@@ -141,10 +133,6 @@ class InterestEvolution:
                     low_open=True)
         check_float(self.alpha_y_intercept, "InterestEvolution.alpha_y_intercept", 0.0, 1.0)
         check_choice(self.direction, "InterestEvolution.direction", ("stochastic", "toward"))
-        # 0-d arrays of the constants: numpy's fast path for small batches
-        object.__setattr__(self, "_y0", np.array(float(self.alpha_y_intercept)))
-        object.__setattr__(self, "_slope",
-                           np.array(self.alpha_y_intercept / self.alpha_x_intercept))
 
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                rng: np.random.Generator, onehot: bool = False) -> None:
@@ -154,6 +142,8 @@ class InterestEvolution:
         # One uniform per position and user, drawn whether or not they clicked, so the
         # stream does not depend on the policy (common random numbers across policies).
         flips = rng.random(clicked.shape)
+        y0 = self.alpha_y_intercept
+        slope = y0 / self.alpha_x_intercept
         if onehot:
             n, d = state.interests.shape
             flat_interests = state.interests.reshape(-1)
@@ -162,18 +152,18 @@ class InterestEvolution:
                 # positions in the (N, d) interests
                 at = (row_offsets(n, d, clicked.shape[1]) + items.topic).take(pos)
                 u = flat_interests.take(at)
-                delta = (_ONE - u) * (self._y0 - self._slope * np.abs(u))  # type: ignore[attr-defined]
+                # the rule with f = 1 at the clicked topic: alpha(u) * (1 - u)
+                delta = (1.0 - u) * (y0 - slope * np.abs(u))
                 if self.direction == "stochastic":  # away where the coin says so
-                    away = flips.take(pos) >= _HALF * (u + _ONE)
+                    away = flips.take(pos) >= 0.5 * (u + 1.0)
                     np.negative(delta, out=delta, where=away)
-                u = np.minimum(np.maximum(u + delta, _MINUS_ONE), _ONE)
+                u = (u + delta).clip(-1.0, 1.0)
                 flat_interests.put(at, u)
             return
-        slope = self.alpha_y_intercept / self.alpha_x_intercept
         for rows, cols in click_passes(clicked):
             u = state.interests[rows]
             f = items.features[rows, cols]
-            delta = (self.alpha_y_intercept - slope * np.abs(u)) * f * (f - u)
+            delta = (y0 - slope * np.abs(u)) * f * (f - u)
             if self.direction == "stochastic":
                 # P(toward) = sum((u + 1) / 2 * f); move away where the coin says so
                 p_toward = 0.5 * np.add.reduce((u + 1.0) * f, axis=1)

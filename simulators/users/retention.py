@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from recarena.simulators.core import Items, UserBatch, row_sum
+from recarena.simulators.kernels import row_sum
+from recarena.simulators.records import Items, UserBatch
 from recarena.validation import check_float
 
 __all__ = ["ReturnModel", "SessionEnd"]

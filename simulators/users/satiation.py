@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recarena.simulators.core import Items, UserBatch
+from recarena.simulators.records import Items, UserBatch
 from recarena.validation import check_float
 
 __all__ = ["Satiation"]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items, UserBatch, row_any, row_sum
+from recarena.simulators.kernels import row_any, row_sum
+from recarena.simulators.records import Items, UserBatch
 from recarena.validation import check_float
 
 __all__ = ["SatisfactionLeave", "TimeBudget"]
@@ -45,10 +46,7 @@ class TimeBudget:
         check_float(self.refund_rate, "TimeBudget.refund_rate", 0.0)
         check_float(self.user_quality_factor, "TimeBudget.user_quality_factor")
         check_float(self.document_quality_factor, "TimeBudget.document_quality_factor")
-        # 0-d arrays of the constants: numpy's fast path for small batches
-        for name, value in (("_refund", self.refund_rate),
-                            ("_one", 1.0), ("_zero", 0.0)):
-            object.__setattr__(self, name, np.array(float(value)))
+        # the step's penalty by "clicked anything": [no click, a click]
         object.__setattr__(self, "_penalties", np.array([float(self.step_penalty), 0.0]))
 
     def init(self, state: UserBatch, rng: np.random.Generator | None = None) -> None:
@@ -62,20 +60,19 @@ class TimeBudget:
 
     def update(self, state: UserBatch, items: Items, clicked: np.ndarray,
                watch_time: np.ndarray, scores: np.ndarray) -> None:
-        dqf = self.document_quality_factor
-        utility = items.quality if dqf == 1.0 else dqf * items.quality  # 1.0 * q is q
+        utility = items.quality
+        if self.document_quality_factor != 1.0:
+            utility = self.document_quality_factor * utility
         if self.user_quality_factor:
             utility = utility + self.user_quality_factor * scores
         # watch_time is 0 wherever nothing was clicked
-        change = row_sum((self._refund * utility - self._one) * watch_time)  # type: ignore[attr-defined]
-        # minus the step penalty where nothing was clicked (minus 0.0 elsewhere): a lookup
-        # of [penalty, 0.0] by "clicked anything"
-        change = change - self._penalties.take(row_any(clicked))  # type: ignore[attr-defined]
-        # assigned, not added in place: numpy's in-place path is slow on one-user batches
-        state.budget[...] = state.budget + change
+        change = row_sum((self.refund_rate * utility - 1.0) * watch_time)
+        # minus the step penalty where nothing was clicked
+        penalty = self._penalties.take(row_any(clicked))  # type: ignore[attr-defined]
+        state.budget += change - penalty
 
     def has_left(self, state: UserBatch) -> np.ndarray:
-        return state.budget <= self._zero  # type: ignore[attr-defined]
+        return state.budget <= 0.0
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.core import Items
+from recarena.simulators.records import Items
 from recarena.validation import check_choice, check_float
 
 __all__ = ["LogisticSignal", "ResponseSignals"]
-
-_ZERO = np.array(0.0)
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,9 @@ class ResponseSignals:
             frac = rng.beta(m * self.watch_concentration, (1.0 - m) * self.watch_concentration)
             watch = items.length * frac
         if budget is not None:  # capped by the remaining budget; 0 where not clicked
-            return np.minimum(watch, np.maximum(budget, _ZERO)[:, None],
+            return np.minimum(watch, np.maximum(budget, 0.0)[:, None],
                               out=np.zeros(watch.shape), where=clicked)
-        return watch * clicked.astype(np.float64)  # float * float beats float * bool
+        return watch * clicked.astype(np.float64)  # (a float product: mixed float * bool casts per call)
 
     def binary(self, signal: LogisticSignal | None, items: Items, clicked: np.ndarray,
                scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recarena.simulators.core import Response
+from recarena.simulators.records import Response
 
 
 def _response(clicked: np.ndarray, value: np.ndarray | None = None,

@@ -9,7 +9,7 @@ from scipy import stats
 from recarena.agents import GreedyOracle, QualityBonusOracle, evaluate
 from recarena.envs.retention import retention_config
 from recarena.errors import ConfigError
-from recarena.simulators.core import UserBatch
+from recarena.simulators.records import UserBatch
 from recarena.simulators.users import ReturnModel
 
 

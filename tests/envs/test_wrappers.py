@@ -13,7 +13,7 @@ from recarena.envs import SlateEnv, SlateEnvConfig
 from recarena.envs.wrappers import DeduplicateSlate, EnumeratedSlate, ScoreSlate, repair_slate
 from recarena.simulators.catalog import CorpusCandidates
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.core import Catalog
+from recarena.simulators.records import Catalog
 from recarena.simulators.users import FixedInterests, UserModel
 
 # A tiny env whose optimal slate is known: 5 items with fixed affinities, MNL clicks,

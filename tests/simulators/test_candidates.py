@@ -18,7 +18,7 @@ from recarena.simulators.catalog import (
     UniformFeatureSampler,
 )
 from recarena.simulators.choice import ProportionalChoice
-from recarena.simulators.core import OneHotRows
+from recarena.simulators.records import OneHotRows
 from recarena.simulators.world import SlateWorld
 
 

@@ -11,7 +11,7 @@ import pytest
 import recarena  # noqa: F401
 from recarena.simulators.catalog import TopicQualitySampler
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.core import Items, Response, UserBatch
+from recarena.simulators.records import Items, Response, UserBatch
 from recarena.simulators.users import (
     InterestEvolution,
     NoveltySeeking,

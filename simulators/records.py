@@ -1,9 +1,9 @@
-"""Typed records and protocols of the simulated world.
+"""Typed records of the simulated world.
 
 Everything here is batched: the leading axis is always the N users of a world. A single-user
 environment is a batch of one. Records are NamedTuples of numpy arrays (cheap to build,
 comparable by Gymnasium's checker, picklable) or small dataclasses of arrays for mutable
-state.
+state; :class:`OneHotRows` stands in for a one-hot feature array until it is read.
 
 Shapes use N = users, C = candidates per step, K = slate size, d = feature dimension,
 T = number of topics, H = history length.
@@ -11,183 +11,15 @@ T = number of topics, H = history length.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple
 
 import numpy as np
 
 from recarena.errors import ConfigError
+from recarena.simulators.kernels import identity, row_offsets
 
-__all__ = [
-    "CandidateSource",
-    "Catalog",
-    "ChoiceModel",
-    "ChoiceOutcome",
-    "Items",
-    "OneHotRows",
-    "Response",
-    "UserBatch",
-    "click_passes",
-    "click_positions",
-    "constant",
-    "index_block",
-    "record",
-    "row_offsets",
-    "smallest",
-    "scaled_index",
-]
-
-
-#: Below this many columns, row reductions run as column loops: numpy's reductions over a
-#: short trailing axis cost ~20x more than K whole-column operations at large N. Under 8
-#: columns numpy sums sequentially too, so the results are bit-identical.
-_SHORT_ROW = 8
-#: ... and only for batches this large: for a few users one numpy call is cheaper.
-_LOOP_MIN_ROWS = 256
-
-
-@lru_cache(maxsize=256)
-def row_offsets(n: int, stride: int, k: int = 1) -> np.ndarray:
-    """``(n, k)`` int64 with row ``i`` filled with ``i * stride``, read-only and cached.
-
-    Added to per-row column indices ``(n, k)`` it gives flat positions into an
-    ``(n, stride)`` array, so a per-row gather is one ``take``. The offsets come at the
-    indices' full shape because numpy's same-shape ufunc path is about twice as fast as a
-    broadcast one on small batches. The batch shapes of a run are few, so the cache is small.
-    """
-    out = np.repeat(np.arange(0, n * stride, stride, dtype=np.int64)[:, None], k, axis=1)
-    out.flags.writeable = False
-    return out
-
-
-@lru_cache(maxsize=256)
-def constant(value: float | bool, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-    """A read-only array of ``shape`` filled with ``value``, cached per (value, shape, dtype):
-    for signals a model does not produce (all-False likes, all-examined positions), which
-    would otherwise be a fresh allocation per step. Writing to it raises."""
-    out = np.full(shape, value, dtype=dtype)
-    out.flags.writeable = False
-    return out
-
-
-def scaled_index(u: np.ndarray, m: int | float | np.ndarray) -> np.ndarray:
-    """``floor(u * m)`` as int64 for uniforms ``u`` in [0, 1): uniform on ``[0, m)``.
-
-    For large batches the product is cast while it is written (one pass, several times
-    faster than ``(u * m).astype(np.int64)``); for small ones the two-step form has less
-    call overhead. Both truncate, which equals floor for non-negative values."""
-    if u.size < _LOOP_MIN_ROWS:  # (m may be a 0-d array: numpy's fast path)
-        return (u * m).astype(np.int64)
-    out = np.empty(u.shape, dtype=np.int64)
-    np.multiply(u, m, out=out, casting="unsafe")
-    return out
-
-
-def smallest(x: np.ndarray) -> float:
-    """The smallest entry of a non-empty array (``np.minimum.reduce(x, axis=None)``; NaN if
-    any entry is NaN). A small batch is read through ``tolist``, which costs a quarter of a
-    reduction's call overhead."""
-    if x.size < _LOOP_MIN_ROWS:
-        values = x.ravel().tolist()
-        total = sum(values)
-        if total != total and any(v != v for v in values):  # (a NaN sum: a NaN, or inf - inf)
-            return math.nan
-        return min(values)
-    return float(np.minimum.reduce(x, axis=None))
-
-
-@lru_cache(maxsize=64)
-def index_block(first: int, shape: tuple[int, ...]) -> np.ndarray:
-    """``np.arange(first, first + prod(shape)).reshape(shape)`` as int64, read-only, cached
-    for ``first == 0`` (add an offset to number a batch: one call instead of two)."""
-    out = np.arange(first, first + math.prod(shape), dtype=np.int64).reshape(shape)
-    out.flags.writeable = False
-    return out
-
-
-def row_sum(x: np.ndarray) -> np.ndarray:
-    """``x.sum(axis=1)`` for a 2-D array, fast for short rows (bit-identical: under 8 columns
-    numpy sums in order, as the column loop does)."""
-    n, k = x.shape
-    is_bool = x.dtype.kind == "b"
-    if k == 2 and not is_bool:  # the common slate of two: one call
-        return np.add(x[:, 0], x[:, 1])
-    if k == 0 or k >= _SHORT_ROW or (n < _LOOP_MIN_ROWS and (k > 2 or is_bool)):
-        return np.add.reduce(x, axis=1)  # the ufunc itself: .sum() adds a Python layer
-    if is_bool:
-        out, start = x[:, 0].astype(np.int64), 1
-    elif k == 1:
-        return x[:, 0].copy()
-    else:  # a new array from the first two columns: one call instead of a copy and an add
-        out, start = np.add(x[:, 0], x[:, 1]), 2
-    for j in range(start, k):
-        out += x[:, j]
-    return out
-
-
-def row_any(x: np.ndarray) -> np.ndarray:
-    """``x.any(axis=1)`` for a 2-D bool array, fast for short rows."""
-    n, k = x.shape
-    if k == 2:  # the common slate of two: one call
-        return x[:, 0] | x[:, 1]
-    if k == 0 or k >= _SHORT_ROW or (n < _LOOP_MIN_ROWS and k > 2):
-        return np.logical_or.reduce(x, axis=1)
-    if k == 1:
-        return x[:, 0].copy()
-    out = x[:, 0] | x[:, 1]
-    for j in range(2, k):
-        out |= x[:, j]
-    return out
-
-
-def row_cumsum(x: np.ndarray) -> np.ndarray:
-    """``np.add.accumulate(x, axis=1)`` (sequential, so bit-identical), fast for short rows."""
-    k = x.shape[1]
-    if k == 0 or k >= _SHORT_ROW or x.shape[0] < _LOOP_MIN_ROWS:
-        return np.add.accumulate(x, axis=1)
-    out = np.empty_like(x)
-    out[:, 0] = x[:, 0]
-    for j in range(1, k):
-        np.add(out[:, j - 1], x[:, j], out=out[:, j])
-    return out
-
-
-def click_passes(clicked: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split the clicks ``(N, K)`` into passes of (rows, positions) with each user at most
-    once per pass, in slate order. Single-choice models give one pass."""
-    rows, cols = clicked.nonzero()
-    if rows.size <= 1 or not (rows[1:] == rows[:-1]).any():
-        return [(rows, cols)] if rows.size else []
-    passes = []
-    for k in range(clicked.shape[1]):
-        r = np.flatnonzero(clicked[:, k])
-        if r.size:
-            passes.append((r, np.full(r.size, k)))
-    return passes
-
-
-@lru_cache(maxsize=16)
-def _identity(depth: int, dtype: np.dtype | type) -> np.ndarray:
-    out = np.eye(depth, dtype=dtype)
-    out.flags.writeable = False
-    return out
-
-
-def click_positions(clicked: np.ndarray) -> list[np.ndarray]:
-    """:func:`click_passes` as flat positions ``row * K + position``: passes with each user
-    at most once per pass, in slate order (flat positions index the raveled ``(N, K)``
-    arrays of a slate, and row-offset index arrays, with one ``take``)."""
-    pos = clicked.ravel().nonzero()[0]
-    if pos.size <= 1:
-        return [pos] if pos.size else []
-    k = clicked.shape[1]
-    rows = pos // k
-    if not (rows[1:] == rows[:-1]).any():
-        return [pos]
-    return [rows * k + cols for rows, cols in click_passes(clicked)]
+__all__ = ["Catalog", "ChoiceOutcome", "Items", "OneHotRows", "Response", "UserBatch"]
 
 
 class OneHotRows:
@@ -216,8 +48,7 @@ class OneHotRows:
         return self.topic.ndim + 1
 
     def materialise(self, dtype: np.dtype | type = np.float32) -> np.ndarray:
-        # (the cache is keyed by the dtype as given: np.dtype() per call costs more than a miss)
-        return _identity(self.depth, dtype).take(self.topic, axis=0)
+        return identity(self.depth, dtype).take(self.topic, axis=0)
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         return self.materialise(np.float32 if dtype is None else dtype)
@@ -236,12 +67,6 @@ class OneHotRows:
 
     def __reduce__(self) -> tuple:
         return (OneHotRows, (self.topic, self.depth))
-
-
-#: ``record(Cls, values)``: a NamedTuple built from a tuple of all its fields, without the
-#: Python-level ``__new__`` that ``Cls(...)`` runs (a frame per record). For the records the
-#: hot path builds every step; ``values`` must hold every field, in order.
-record = tuple.__new__
 
 
 class Items(NamedTuple):
@@ -268,10 +93,10 @@ class Items(NamedTuple):
         steps drawn at once (see ``ResampledCandidates.sample_steps``)."""
         topic = self.topic[t]
         feats = self.features
-        return record(Items, (self.item_id[t], topic,
-                              OneHotRows(topic, feats.depth) if type(feats) is OneHotRows else feats[t],
-                              self.quality[t], self.length[t],
-                              topic if self.creator_id is self.topic else self.creator_id[t]))
+        return Items(self.item_id[t], topic,
+                     OneHotRows(topic, feats.depth) if isinstance(feats, OneHotRows) else feats[t],
+                     self.quality[t], self.length[t],
+                     topic if self.creator_id is self.topic else self.creator_id[t])
 
     def take(self, index: np.ndarray) -> Items:
         """The items at per-user positions ``index`` (``(N, K)`` ints), as ``(N, K)`` items."""
@@ -279,16 +104,16 @@ class Items(NamedTuple):
         flat = row_offsets(n, c, index.shape[1]) + index  # row-major positions, shaped like index
         topic = self.topic.take(flat)
         feats = self.features
-        return record(Items, (
+        return Items(
             self.item_id.take(flat),
             topic,
-            OneHotRows(topic, feats.depth) if type(feats) is OneHotRows
+            OneHotRows(topic, feats.depth) if isinstance(feats, OneHotRows)
             else feats.reshape(n * c, -1).take(flat.ravel(), axis=0).reshape(*index.shape, -1),
             self.quality.take(flat),
             self.length.take(flat),
             # samplers with one creator per topic hand out the same array for both
             topic if self.creator_id is self.topic else self.creator_id.take(flat),
-        ))
+        )
 
 
 class ChoiceOutcome(NamedTuple):
@@ -324,47 +149,6 @@ class Response(NamedTuple):
     shared: np.ndarray
     followed: np.ndarray
     left: np.ndarray
-
-
-@runtime_checkable
-class ChoiceModel(Protocol):
-    """Maps per-position scores of a slate to clicks and examined positions."""
-
-    def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
-        """Draw clicks for scores of shape ``(N, K)`` (position 0 is the top)."""
-        ...
-
-    def pattern_probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """Analytic probability of every click pattern, ``(N, 2**K)``.
-
-        Pattern ``b`` has position ``k`` clicked when bit ``k`` of ``b`` is set.
-        """
-        ...
-
-
-@runtime_checkable
-class CandidateSource(Protocol):
-    """Produces the candidate set each user sees at each step."""
-
-    num_candidates: int
-    feature_dim: int
-    num_topics: int
-
-    def sample(self, n: int, rng: np.random.Generator) -> Items:
-        """Candidates for ``n`` users, shape ``(n, num_candidates)``."""
-        ...
-
-    def feature_bounds(self) -> tuple[float, float]:
-        """Lower and upper bound of every feature value."""
-        ...
-
-    def quality_bounds(self) -> tuple[float, float]:
-        """Lower and upper bound of item quality."""
-        ...
-
-    def max_length(self) -> float:
-        """Upper bound of an item's length (minutes)."""
-        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -548,18 +332,3 @@ class UserBatch:
         theirs = vars(other)  # (the instance dicts hold exactly the fields: cheaper than fields())
         for name, arr in vars(self).items():
             arr[rows] = theirs[name]
-
-
-def as_float_tuple(values: Sequence[float] | np.ndarray, name: str, length: int | None = None,
-                   low: float = -np.inf, high: float = np.inf) -> np.ndarray:
-    """Validate a 1-D float vector parameter; raise :class:`ConfigError` naming ``name``."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(name, values, "a 1-D sequence of numbers") from None
-    if arr.ndim != 1 or (length is not None and arr.shape[0] != length):
-        want = f"length {length}" if length is not None else "1-D"
-        raise ConfigError(name, values, f"a {want} sequence of numbers")
-    if not np.all(np.isfinite(arr)) or np.any(arr < low) or np.any(arr > high):
-        raise ConfigError(name, values, f"finite values in [{low}, {high}]")
-    return arr
