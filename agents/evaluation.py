@@ -133,11 +133,13 @@ def evaluate(policy: Policy, env: gym.Env | gym.vector.VectorEnv | str,
 
 
 def _calendar(env: Any) -> tuple[bool, Any, float]:
+    """Whether the env has a calendar, the function that reads its users' days (the env's
+    public ``calendar_day()``), and the configured ``horizon_days`` (inf without one)."""
     base = env.unwrapped
-    cfg = getattr(base, "config", None)
-    calendar = getattr(getattr(cfg, "user_model", None), "retention", None) is not None
-    horizon_days = getattr(cfg, "horizon_days", None) or np.inf
-    return calendar, getattr(base, "world", None), float(horizon_days)
+    days = getattr(base, "calendar_day", None)
+    calendar = bool(getattr(base, "has_calendar", False))
+    horizon_days = getattr(getattr(base, "config", None), "horizon_days", None) or np.inf
+    return calendar, days, float(horizon_days)
 
 
 def _policy_view(policy: Policy, info: dict[str, Any]) -> dict[str, Any] | None:
@@ -147,7 +149,7 @@ def _policy_view(policy: Policy, info: dict[str, Any]) -> dict[str, Any] | None:
 def _run_vector(policy: Policy, envs: gym.vector.VectorEnv, seed: int, learn: bool,
                 marks: tuple[float, ...]) -> pd.DataFrame:
     n = envs.num_envs
-    calendar, world, horizon_days = _calendar(envs)
+    calendar, days, horizon_days = _calendar(envs)
     updates = learn and callable(getattr(policy, "update", None))
     tally = _Tally(n, calendar, marks)
     policy.reset()
@@ -156,7 +158,7 @@ def _run_vector(policy: Policy, envs: gym.vector.VectorEnv, seed: int, learn: bo
     while tally.active.any():
         seen = _policy_view(policy, info)
         slates = policy.recommend(obs, seen)
-        day_before = world.state.day.copy() if calendar else None
+        day_before = days() if calendar else None
         next_obs, reward, term, trunc, next_info = envs.step(slates)
         tally.add(reward, next_info["response"], term, trunc, next_info, day_before, horizon_days)
         if updates:
@@ -168,7 +170,7 @@ def _run_vector(policy: Policy, envs: gym.vector.VectorEnv, seed: int, learn: bo
 
 def _run_single(policy: Policy, env: gym.Env, episodes: int, seed: int, learn: bool,
                 marks: tuple[float, ...]) -> pd.DataFrame:
-    calendar, world, horizon_days = _calendar(env)
+    calendar, days, horizon_days = _calendar(env)
     updates = learn and callable(getattr(policy, "update", None))
     policy.reset()
     frames = []
@@ -180,7 +182,7 @@ def _run_single(policy: Policy, env: gym.Env, episodes: int, seed: int, learn: b
             batch = {k: np.asarray(v)[None] for k, v in obs.items()}
             seen = batch_info(_policy_view(policy, info))
             slates = np.asarray(policy.recommend(batch, seen))
-            day_before = world.state.day.copy() if calendar else None
+            day_before = np.array([days()]) if calendar else None
             obs, reward, term, trunc, info = env.step(slates[0])
             step = batch_info(info)
             response = step["response"]

@@ -95,6 +95,8 @@ class CascadeEnv(SlateEnv):
     [0.9, 0.1, 0.1, 0.1]
     """
 
+    vector_notes = ('With ``shuffle=True`` every user has their own permutation of the attraction probabilities.')
+
     def __init__(self, num_items: int | None = None, slate_size: int | None = None,
                  attraction: Sequence[float] | None = None, shuffle: bool | None = None,
                  horizon: int | None = None, render_mode: str | None = None,

@@ -1,28 +1,42 @@
-"""What every env family's batched core shares.
+"""The env core: one batched step of N users, shared by the single and the vector env.
 
-An env family is a configuration type, a *core* and a single env class (a
-:class:`~recarena.envs.slate.SlateEnv` subclass naming both); its vector env is the same
-core with N rows. The core turns a world's batched step into observations, rewards, end
-flags and info for all N users at once, which is what makes a one-user vector env step for
-step identical to the single env. :class:`~recarena.envs.slate.SlateCore` is the core of
-the slate-world families; :class:`ArrayCore` is the base of the compact ones built on an
-:class:`~recarena.simulators.world.ArrayWorld`.
+An env family is a configuration type, an :class:`EnvCore` subclass and a single env class
+(a :class:`~recarena.envs.base.CoreEnv` subclass naming both); its vector env is built from
+the registration table (:mod:`recarena.envs.vector`). :meth:`EnvCore.step` is the one step
+path: it validates nothing (the env's action space does), steps the world, and turns the
+world's step record into observations, rewards, end flags and info for all N users. The
+vector env hands them out as they are; the single env is a batch of one and hands out row
+0 (:func:`first_row_info`). That is why a one-user vector env is step for step identical to
+the single env.
+
+Following one step of ``gym.make("recarena/Slate-v0")``::
+
+    CoreEnv.step(action)
+      -> SlateSpace.validate(action)                 the (1, K) slate, or InvalidSlate
+      -> EnvCore.step(slates)
+           -> SlateWorld.step(slates)                -> WorldStep (response, gone, steps,
+                                                        next candidates, day)
+           -> SlateCore.rewards(out)                 weighted response signals
+           -> EnvCore.ended(out)                     terminated = gone; truncated = horizon
+           -> SlateCore.observe(out)                 the next observation
+           -> EnvCore.step_info(out) + user_info()   what happened + who is there now
+      -> first_rows(obs), rewards[0], first_row_info(info)
 """
 
 from __future__ import annotations
 
 import dataclasses
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
 
 from recarena.errors import ConfigError
-from recarena.simulators.records import Response
 from recarena.validation import check_int
 
-__all__ = ["ArrayCore", "EnvConfig", "batch_info", "first_row", "first_rows", "replace_fields"]
+__all__ = ["CoreStep", "EnvConfig", "EnvCore", "Finished", "batch_info", "first_row",
+           "first_row_info", "first_rows", "replace_fields"]
 
 #: ``first_row(a)`` is ``a[0]``; mapped over a batch, it is applied in C, not a Python loop.
 first_row = itemgetter(0)
@@ -72,23 +86,61 @@ class EnvConfig:
         return replace_fields(self, changes)
 
 
-class ArrayCore:
-    """Base core over an :class:`~recarena.simulators.world.ArrayWorld` whose steps carry
-    ``response`` (a :class:`Response`), ``item_id`` ``(N, K)`` and ``gone`` ``(N,)``.
+class Finished(NamedTuple):
+    """The users whose episode ended in a step of an autoresetting core (see
+    :meth:`EnvCore.step`): their ``rows``, last observations (``(len(rows), ...)`` per key),
+    ``user_id`` and episode ``length`` in steps."""
 
-    Subclasses build ``self.world`` and ``self.observation_space`` in ``__init__`` and
-    implement :meth:`observe`, :meth:`rewards` and :meth:`oracle`; :attr:`user_keys` names
-    the observation entries that describe the user (refreshed when a user is replaced),
-    and :attr:`scalar_oracle` the oracle entries that are one number per user.
+    rows: np.ndarray
+    obs: dict[str, np.ndarray]
+    user_id: np.ndarray
+    length: np.ndarray
+
+
+class CoreStep(NamedTuple):
+    """What :meth:`EnvCore.step` returns: the world's step record ``out``, batched
+    ``obs``, ``rewards`` ``(N,)``, ``terminated`` / ``truncated`` ``(N,)`` and ``info``, and
+    the ``finished`` users (``None`` without autoreset or when nobody finished)."""
+
+    out: Any
+    obs: dict[str, np.ndarray]
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    info: dict[str, Any]
+    finished: Finished | None
+
+
+class EnvCore:
+    """The batched core of an env family: N users of a world, their observations, rewards,
+    end flags and info. The single env is this core with N = 1; the vector env with N rows.
+
+    The world's step record (``out``) carries what the core needs: ``response`` (a
+    :class:`~recarena.simulators.records.Response`), ``item_id`` ``(N, K)``, ``gone``
+    ``(N,)``, ``steps`` ``(N,)`` (the world's per-user step counter: the horizon reads it)
+    and ``candidates`` (the next step's). Observations of the user (interests, history)
+    and the oracle read the world's current users.
+
+    Subclasses build ``self.world`` and the single-user ``observation_space`` in
+    ``__init__`` and implement :meth:`observe`, :meth:`rewards`, :meth:`oracle` and, when
+    the family has user entries in its observation (:attr:`user_keys`),
+    :meth:`observe_user`. Optional hooks: :meth:`truncated` (more end conditions),
+    :meth:`slate_meta` and :meth:`extra_info` (more info), :meth:`item_rewards`.
     """
 
+    #: observation entries that describe the user (refreshed when a user is replaced);
+    #: other entries describe candidates (which do not depend on the user) or, as
+    #: ``response_*``, the last response (zero for a new user)
     user_keys: tuple[str, ...] = ()
+    #: oracle entries that are one number per user (the single env gives Python floats)
     scalar_oracle: tuple[str, ...] = ()
     #: size of the item catalog candidates come from, or ``None`` when every step brings
     #: new items (RecSim-style generative candidates): id-based policies need a catalog
     num_items: int | None = None
+    #: whether users have a calendar (days pass between sessions): :meth:`calendar_day`
+    has_calendar: bool = False
 
-    def __init__(self, config: EnvConfig, world: Any, num_candidates: int, slate_size: int,
+    def __init__(self, config: Any, world: Any, num_candidates: int, slate_size: int,
                  observation_space: spaces.Dict) -> None:
         self.config = config
         self.world = world
@@ -96,25 +148,111 @@ class ArrayCore:
         self.slate_size = slate_size
         self.observation_space = observation_space
 
-    # -- to implement
+    # ------------------------------------------------------------ to implement
     def observe(self, out: Any | None) -> dict[str, np.ndarray]:
+        """Batched observations ``(N, ...)`` as new arrays; ``out`` is ``None`` at reset."""
         raise NotImplementedError
 
     def rewards(self, out: Any) -> np.ndarray:
+        """``(N,)`` float64 rewards of a step."""
         raise NotImplementedError
 
     def oracle(self) -> dict[str, np.ndarray]:
+        """Privileged truth about every current user and their candidates, batched."""
         raise NotImplementedError
 
     def observe_user(self, key: str, rows: np.ndarray) -> np.ndarray:
         """The entry ``key`` (one of :attr:`user_keys`) for the users at ``rows``."""
         raise NotImplementedError
 
+    def item_rewards(self, response: Any, info: dict[str, Any]) -> np.ndarray | None:
+        """``(N, K)``: the part of each step's reward that each shown item earned (its own
+        weighted signals), from a step's ``response`` and batched ``info``; ``None`` when the
+        reward does not split over items. The rest of the reward is user-level."""
+        return None
+
+    # ------------------------------------------------------------ hooks
+    def truncated(self, out: Any) -> np.ndarray:
+        """``(N,)`` bool: the episode is cut off after this step (the step ``horizon``)."""
+        horizon = self.config.horizon
+        if horizon is None:
+            return np.zeros(out.gone.shape, dtype=bool)
+        return out.steps >= horizon
+
+    def slate_meta(self, out: Any) -> dict[str, np.ndarray]:
+        """Public metadata of the shown items, ``(N, K)`` each: ``topic`` and/or
+        ``creator_id`` where the family has them (a platform knows both)."""
+        return {}
+
+    def extra_info(self, out: Any) -> dict[str, Any]:
+        """The family's own per-step info entries, batched."""
+        return {}
+
     def candidate_ids(self) -> np.ndarray:
         """``(N, C)`` catalog ids of every user's current candidates (a new array)."""
         return self.world.candidates.item_id.copy()
 
-    # -- shared
+    def calendar_day(self) -> np.ndarray | None:
+        """``(N,)`` the current users' calendar day, or ``None`` (no calendar)."""
+        return None
+
+    # ------------------------------------------------------------ the step
+    def reset(self, num_users: int, rng: np.random.Generator | None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start ``num_users`` users from ``rng`` (a new world), or, with ``rng=None`` on a
+        world already running, replace every user and go on with the world's streams."""
+        if rng is not None:
+            self.world.reset(num_users, rng)
+        else:  # (raises ResetNeeded before a first reset)
+            self.world.replace_users(np.arange(num_users))
+        return self.observe(None), self.user_info()
+
+    def step(self, slates: np.ndarray, autoreset: bool = False) -> CoreStep:
+        """One step of every user for the validated slates ``(N, K)``.
+
+        With ``autoreset`` (the vector env), users whose episode ended are replaced at once
+        by new users; their last observations come back in ``finished`` and the returned
+        observations and ``user_id`` / ``candidate_ids`` / ``oracle`` are the new users'
+        (Gymnasium's same-step autoreset). The step's own entries of ``info``
+        (``response``, ``slate_*``, the family's extras) describe the step just taken."""
+        out = self.world.step(slates)
+        rewards = self.rewards(out)
+        terminated, truncated = self.ended(out)
+        obs = self.observe(out)
+        info = self.step_info(out)
+        finished = None
+        if autoreset:
+            rows = np.flatnonzero(terminated | truncated)
+            if rows.size:
+                finished = Finished(rows, {key: arr[rows] for key, arr in obs.items()},
+                                    self.world.state.user_id[rows], out.steps[rows])
+                self.world.replace_users(rows)
+                self.refresh_rows(obs, rows)
+        info.update(self.user_info())
+        return CoreStep(out, obs, rewards, terminated, truncated, info, finished)
+
+    def ended(self, out: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(terminated, truncated)`` after a step: terminated where the user is gone (left,
+        or churned with a retention model); truncated by :meth:`truncated`, never both."""
+        terminated = out.gone.copy()
+        return terminated, self.truncated(out) & ~terminated
+
+    def step_info(self, out: Any) -> dict[str, Any]:
+        """What happened in the step: ``response``, ``examined``, ``slate_item_ids`` and,
+        where the family has them, ``slate_topics`` / ``slate_creator_ids``, then
+        :meth:`extra_info`."""
+        info = {"response": out.response, "examined": out.response.examined,
+                "slate_item_ids": out.item_id}
+        for key, arr in self.slate_meta(out).items():
+            info[f"slate_{key}s"] = arr
+        info.update(self.extra_info(out))
+        return info
+
+    def user_info(self) -> dict[str, Any]:
+        """Who is in each row now: ``user_id``, ``candidate_ids`` and the ``oracle``."""
+        return {"user_id": self.world.state.user_id.copy(), "candidate_ids": self.candidate_ids(),
+                "oracle": self.oracle()}
+
     def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
         """After the users at ``rows`` were replaced: their user entries are the new users',
         their last response is empty (as at reset). Candidates do not depend on the user."""
@@ -124,53 +262,56 @@ class ArrayCore:
             elif key.startswith("response_"):
                 arr[rows] = 0
 
-    def ended(self, out: Any, steps: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
-        """``terminated`` where the user is gone; ``truncated`` at the step ``horizon``."""
-        terminated = out.gone.copy()
-        truncated = np.zeros_like(terminated)
-        if self.config.horizon is not None:
-            truncated |= np.asarray(steps) >= self.config.horizon
-        truncated &= ~terminated
-        return terminated, truncated
-
-    def slate_meta(self, out: Any) -> dict[str, np.ndarray]:
-        """Public metadata of the shown items, ``(N, K)`` each: ``topic`` and/or
-        ``creator_id`` where the family has them (a platform knows both)."""
-        return {}
-
-    def step_info(self, out: Any) -> dict[str, Any]:
-        """Batched per-step info: the step's ``response``, ``slate_item_ids`` and, where the
-        family has them, ``slate_topics`` / ``slate_creator_ids``."""
-        info = {"response": out.response, "slate_item_ids": out.item_id}
-        for key, arr in self.slate_meta(out).items():
-            info[f"slate_{key}s"] = arr
-        return info
-
-    def single_info(self, out: Any | None) -> dict[str, Any]:
-        """The single env's info: row 0, one-number oracle entries as Python floats."""
-        oracle: dict[str, Any] = first_rows(self.oracle())
-        for key in self.scalar_oracle:
-            oracle[key] = float(oracle[key])
-        info: dict[str, Any] = {"oracle": oracle, "user_id": int(self.world.state.user_id[0]),
-                                "candidate_ids": self.candidate_ids()[0]}
-        if out is not None:
-            info["response"] = Response._make(map(first_row, out.response))
-            info["examined"] = out.response.examined[0]
-            info["slate_item_ids"] = out.item_id[0]
-            for key, arr in self.slate_meta(out).items():
-                info[f"slate_{key}s"] = arr[0]
-        return info
+    # ------------------------------------------------------------ the single env's view
+    def first_row_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The single env's info: :func:`first_row_info`, with the one-number oracle
+        entries (:attr:`scalar_oracle`) as Python floats."""
+        single = first_row_info(info)
+        oracle = single.get("oracle")
+        if oracle is not None:
+            for key in self.scalar_oracle:
+                if key in oracle:
+                    oracle[key] = float(oracle[key])
+        return single
 
     def render_row(self, row: int, out: Any | None, detail: bool) -> list[str]:
         """Text lines about the user in ``row``: oracle scalars, then the last response."""
         oracle = self.oracle()
         head = f"user {int(self.world.state.user_id[row])}: " + " ".join(
-            f"{key}={float(oracle[key][row]):.3g}" for key in self.scalar_oracle)
+            f"{key}={float(oracle[key][row]):.3g}" for key in self.scalar_oracle if key in oracle)
         if out is None:
             return [head]
         r = out.response
         if not detail:
             return [head + f" clicked={r.clicked[row].astype(int).tolist()}"]
+        meta = self.slate_meta(out)
         return [head] + [
-            f"  #{k} item={int(out.item_id[row, k])} clicked={bool(r.clicked[row, k])} "
-            f"watch={r.watch_time[row, k]:.3g}" for k in range(self.slate_size)]
+            f"  #{k} item={int(out.item_id[row, k])}"
+            + "".join(f" {key}={int(arr[row, k])}" for key, arr in meta.items())
+            + f" clicked={bool(r.clicked[row, k])} watch={r.watch_time[row, k]:.3g}"
+            for k in range(self.slate_size)]
+
+
+def first_row_info(info: dict[str, Any]) -> dict[str, Any]:
+    """Row 0 of a batched info: what the single env hands out.
+
+    Arrays give their row 0 (views; per-user numbers become numpy scalars), dicts and
+    NamedTuples (a ``Response``) are taken entry by entry, and Gymnasium's masked entries
+    are unmasked: ``key`` is kept only where its mask ``_key`` is True in row 0, and the
+    masks themselves are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key[:1] == "_":
+            continue
+        mask = info.get("_" + key)
+        if mask is not None and not mask[0]:
+            continue
+        if type(value) is np.ndarray:
+            out[key] = value[0]
+        elif isinstance(value, dict):
+            out[key] = first_row_info(value)
+        elif isinstance(value, tuple):  # a NamedTuple of arrays
+            out[key] = value._make(map(first_row, value))
+        else:
+            out[key] = value
+    return out

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from recarena.envs.core import ArrayCore, EnvConfig
-from recarena.envs.slate import SlateEnv
+from recarena.envs.base import CoreEnv
+from recarena.envs.core import EnvConfig, EnvCore
 from recarena.errors import ConfigError
 from recarena.simulators.interest_exploration import (
     ExplorationStep,
@@ -52,7 +53,7 @@ class InterestExplorationConfig(EnvConfig):
                               f"one column per document topic ({self.documents.num_topics})")
 
 
-class InterestExplorationCore(ArrayCore):
+class InterestExplorationCore(EnvCore):
     """Batched observations, rewards and oracle of :class:`InterestExplorationEnv`."""
 
     scalar_oracle = ("user_type",)
@@ -77,7 +78,8 @@ class InterestExplorationCore(ArrayCore):
         return {"topic": out.topic}
 
     def observe(self, out: ExplorationStep | None) -> dict[str, np.ndarray]:
-        cands, n, k = self.world.candidates, self.world.state.size, self.slate_size
+        cands = self.world.candidates if out is None else out.candidates
+        n, k = self.world.state.size, self.slate_size
         obs = {"candidate_topic": cands.topic.copy(),
                "candidate_quality": np.minimum(cands.quality, self.max_quality).astype(np.float32)}
         if out is None:
@@ -93,13 +95,17 @@ class InterestExplorationCore(ArrayCore):
     def rewards(self, out: ExplorationStep) -> np.ndarray:
         return out.response.clicked.sum(axis=1).astype(np.float64)
 
+    def item_rewards(self, response: Any, info: dict[str, Any]) -> np.ndarray:
+        """The item's click."""
+        return np.asarray(response.clicked, dtype=np.float64)
+
     def oracle(self) -> dict[str, np.ndarray]:
         state = self.world.state
         return {"scores": self.world.candidate_scores(), "user_type": state.user_type.copy(),
                 "affinity": state.affinity.copy()}
 
 
-class InterestExplorationEnv(SlateEnv):
+class InterestExplorationEnv(CoreEnv):
     """RecSim's interest exploration environment (``recarena/InterestExploration-v0``).
 
     Ie et al. 2019, "RecSim: A Configurable Simulation Platform for Recommender Systems";

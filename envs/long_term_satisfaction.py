@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from recarena.envs.core import ArrayCore, EnvConfig
-from recarena.envs.slate import SlateEnv
+from recarena.envs.base import CoreEnv
+from recarena.envs.core import EnvConfig, EnvCore
 from recarena.errors import ConfigError
 from recarena.simulators.long_term_satisfaction import ChocKaleStep, ChocKaleUsers, ChocKaleWorld
 from recarena.validation import check_int
@@ -36,7 +37,7 @@ class LongTermSatisfactionConfig(EnvConfig):
         check_int(self.slate_size, "LongTermSatisfactionConfig.slate_size", 1, self.num_candidates)
 
 
-class LongTermSatisfactionCore(ArrayCore):
+class LongTermSatisfactionCore(EnvCore):
     """Batched observations, rewards and oracle of :class:`LongTermSatisfactionEnv`."""
 
     scalar_oracle = ("net_positive_exposure", "satisfaction", "budget")
@@ -52,7 +53,8 @@ class LongTermSatisfactionCore(ArrayCore):
 
     def observe(self, out: ChocKaleStep | None) -> dict[str, np.ndarray]:
         n, k = self.world.state.size, self.slate_size
-        obs = {"candidate_clickbait": self.world.candidates.clickbait.astype(np.float32)}
+        cands = self.world.candidates if out is None else out.candidates
+        obs = {"candidate_clickbait": cands.clickbait.astype(np.float32)}
         if out is None:
             obs["response_click"] = np.zeros((n, k), np.int8)
             obs["response_engagement"] = np.zeros((n, k), np.float32)
@@ -64,6 +66,12 @@ class LongTermSatisfactionCore(ArrayCore):
 
     def rewards(self, out: ChocKaleStep) -> np.ndarray:
         return out.response.watch_time[:, 0].copy()
+
+    def item_rewards(self, response: Any, info: dict[str, Any]) -> np.ndarray:
+        """The top item's engagement (the reward), 0 below it."""
+        out = np.zeros(np.shape(response.clicked))
+        out[:, 0] = np.asarray(response.watch_time, dtype=np.float64)[:, 0]
+        return out
 
     def oracle(self) -> dict[str, np.ndarray]:
         users, state = self.config.users, self.world.state
@@ -78,7 +86,7 @@ class LongTermSatisfactionCore(ArrayCore):
         }
 
 
-class LongTermSatisfactionEnv(SlateEnv):
+class LongTermSatisfactionEnv(CoreEnv):
     """RecSim's long-term satisfaction ("choc/kale") environment
     (``recarena/LongTermSatisfaction-v0``).
 

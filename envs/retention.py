@@ -95,6 +95,8 @@ class RetentionEnv(SlateEnv):
     (0.0, 0.0)
     """
 
+    vector_notes = ("One step is one request tick for every row; each row follows its own user's calendar (a user between sessions does not idle a row: the row's next request is that user's next session), and a churned or timed-out user is replaced at once (same-step autoreset).")
+
     def __init__(self, num_candidates: int | None = None, slate_size: int | None = None,
                  horizon_days: float | None = None, clickbait: float | None = None,
                  engagement_weight: float | None = None, retention_weight: float | None = None,

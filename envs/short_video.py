@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from recarena.envs.core import ArrayCore, EnvConfig
-from recarena.envs.slate import SlateEnv
+from recarena.envs.base import CoreEnv
+from recarena.envs.core import EnvConfig, EnvCore
 from recarena.errors import ConfigError
 from recarena.simulators.short_video import (
     SIGNALS,
@@ -86,7 +86,7 @@ class ShortVideoConfig(EnvConfig):
         object.__setattr__(self, "cost_signals", costs)
 
 
-class ShortVideoCore(ArrayCore):
+class ShortVideoCore(EnvCore):
     """Batched observations, rewards, signals, costs and oracle of :class:`ShortVideoEnv`."""
 
     user_keys = ("user_profile", "candidate_followed")
@@ -159,18 +159,17 @@ class ShortVideoCore(ArrayCore):
         corpus = self.world.corpus
         return {"topic": corpus.topic[out.item_id], "creator_id": corpus.creator[out.item_id]}
 
-    def step_info(self, out: ShortVideoStep) -> dict[str, Any]:
-        info = super().step_info(out)
-        info["signals"] = {s: out.signals[j] for j, s in enumerate(SIGNALS)}
-        info["costs"] = self.costs(out)
-        return info
+    def extra_info(self, out: ShortVideoStep) -> dict[str, Any]:
+        """``signals`` (every signal, ``(N, K)``) and ``costs`` (``(N,)`` each)."""
+        return {"signals": {s: out.signals[j] for j, s in enumerate(SIGNALS)},
+                "costs": self.costs(out)}
 
-    def single_info(self, out: ShortVideoStep | None) -> dict[str, Any]:
-        info = super().single_info(out)
-        if out is not None:
-            info["signals"] = {s: out.signals[j][0] for j, s in enumerate(SIGNALS)}
-            info["costs"] = {s: float(v[0]) for s, v in self.costs(out).items()}
-        return info
+    def item_rewards(self, response: Any, info: dict[str, Any]) -> np.ndarray:
+        """``sum_s reward_weights[s] * info["signals"][s][k]``."""
+        out = np.zeros(np.shape(response.clicked))
+        for j, weight in self.reward_terms:
+            out += weight * np.asarray(info["signals"][SIGNALS[j]], dtype=np.float64)
+        return out
 
     def oracle(self) -> dict[str, np.ndarray]:
         w = self.world
@@ -188,7 +187,7 @@ class ShortVideoCore(ArrayCore):
         }
 
 
-class ShortVideoEnv(SlateEnv):
+class ShortVideoEnv(CoreEnv):
     """A short-video feed with watch time, like, share, comment, follow and gift signals
     (``recarena/ShortVideo-v0``).
 
@@ -239,6 +238,8 @@ class ShortVideoEnv(SlateEnv):
     >>> sorted(info["signals"])
     ['comment', 'follow', 'gift', 'like', 'share', 'skip', 'watch_time']
     """
+
+    vector_notes = ('``info["signals"]`` holds ``(N, K)`` arrays and ``info["costs"]`` ``(N,)`` arrays.')
 
     core_class = ShortVideoCore
     config_class = ShortVideoConfig

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recarena.envs.core import first_row, first_rows, replace_fields
-from recarena.envs.spaces import SlateSpace
-from recarena.errors import ConfigError, ResetNeeded
+from recarena.envs.base import CoreEnv
+from recarena.envs.core import EnvCore, replace_fields
+from recarena.errors import ConfigError
 from recarena.simulators.catalog import (
     CorpusCandidates,
-    ResampledCandidates,
     TopicQualitySampler,
     make_catalog,
 )
 from recarena.simulators.choice import MultinomialLogitChoice
 from recarena.simulators.kernels import row_sum
-from recarena.simulators.records import Catalog, Response
+from recarena.simulators.protocols import CandidateSource, check_protocol
+from recarena.simulators.records import Catalog
 from recarena.simulators.users import (
     InterestEvolution,
     LogisticSignal,
@@ -120,7 +118,7 @@ class SlateEnvConfig:
     """
 
     user_model: UserModel = field(default_factory=_default_user_model)
-    candidates: ResampledCandidates | CorpusCandidates = field(default_factory=_default_candidates)
+    candidates: CandidateSource = field(default_factory=_default_candidates)
     slate_size: int = 5
     reward_weights: Mapping[str, float] = field(default_factory=lambda: {"watch_time": 1.0})
     observe: tuple[str, ...] = ("candidates", "response", "history")
@@ -131,9 +129,7 @@ class SlateEnvConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.user_model, UserModel):
             raise ConfigError("SlateEnvConfig.user_model", self.user_model, "a UserModel")
-        if not isinstance(self.candidates, (ResampledCandidates, CorpusCandidates)):
-            raise ConfigError("SlateEnvConfig.candidates", self.candidates,
-                              "a ResampledCandidates or CorpusCandidates")
+        check_protocol(self.candidates, CandidateSource, "SlateEnvConfig.candidates")
         check_int(self.slate_size, "SlateEnvConfig.slate_size", 1, self.candidates.num_candidates)
         if not isinstance(self.reward_weights, Mapping) or not self.reward_weights:
             raise ConfigError("SlateEnvConfig.reward_weights", self.reward_weights,
@@ -183,30 +179,31 @@ class SlateEnvConfig:
         return replace_fields(self, changes)
 
 
-class SlateCore:
-    """The batched machinery shared by :class:`SlateEnv` and
-    :class:`~recarena.envs.vector.SlateVectorEnv`: a :class:`SlateWorld`, the single-user
-    observation space, and batched observations, rewards and oracle info for all N users.
+class SlateCore(EnvCore):
+    """The core of the slate-world families (:class:`SlateEnv`, InterestEvolution, Cascade,
+    Retention, MovieLens): a :class:`SlateWorld` of N users, a user model and a candidate
+    source, with the observation parts, weighted reward and oracle of a
+    :class:`SlateEnvConfig`."""
 
-    Both envs build every output through this class, which is what makes a one-user vector
-    env step for step identical to the single env.
-    """
+    user_keys = ("interests", "history_features", "history_watch_time", "day",
+                 "last_return_gap")
+    scalar_oracle = ("budget", "satisfaction", "long_term")
 
     def __init__(self, config: SlateEnvConfig) -> None:
-        self.config = config
-        self.world = SlateWorld(config.user_model, config.candidates, config.slate_size)
         src = config.candidates
-        self.num_candidates = src.num_candidates
-        self.slate_size = config.slate_size
+        world = SlateWorld(config.user_model, src, config.slate_size)
         self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                   for k, w in config.reward_weights.items() if w != 0.0)
         self._watch_only = self.reward_terms == (("watch_time", 1.0),)
         #: whether users return between sessions (a retention model)
-        self.retention = config.user_model.retention is not None
+        self.retention = self.has_calendar = config.user_model.retention is not None
         self.attraction_link = getattr(config.user_model.choice, "link", None)
         #: catalog size for a fixed corpus; ``None`` when candidates are generated anew
-        self.num_items = src.catalog.size if isinstance(src, CorpusCandidates) else None
-        self._build_observation_space()
+        catalog = getattr(src, "catalog", None)
+        self.num_items = None if catalog is None else int(catalog.size)
+        self.config = config
+        super().__init__(config, world, src.num_candidates, config.slate_size,
+                         self._build_observation_space())
 
     def candidate_ids(self) -> np.ndarray:
         """``(N, C)`` catalog ids of every user's current candidates (read-only: the world
@@ -215,7 +212,10 @@ class SlateCore:
         assert cands is not None
         return cands.item_id
 
-    def _build_observation_space(self) -> None:
+    def calendar_day(self) -> np.ndarray | None:
+        return self.world.state.day.copy() if self.retention else None
+
+    def _build_observation_space(self) -> spaces.Dict:
         cfg, src, um = self.config, self.config.candidates, self.config.user_model
         c, k, d, h = src.num_candidates, cfg.slate_size, src.feature_dim, um.history_length
         f_lo, f_hi = src.feature_bounds()
@@ -251,16 +251,14 @@ class SlateCore:
             elif part == "calendar":
                 parts["day"] = spaces.Box(0.0, self.max_day, (1,), f32)
                 parts["last_return_gap"] = spaces.Box(0.0, self.max_day, (1,), f32)
-        self.observation_space = spaces.Dict(parts)
+        return spaces.Dict(parts)
 
-    def observe(self, out: WorldStep | None, fresh: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Batched observations ``(N, ...)`` of every user, as new arrays.
-
-        ``out`` is the last step (``None`` at reset: nothing shown yet); ``fresh`` is an
-        optional int array of rows whose user is new since that step (their response parts
-        are zero, as at reset)."""
+    def observe(self, out: WorldStep | None) -> dict[str, np.ndarray]:
+        """Batched observations ``(N, ...)`` of every user, as new arrays (``out`` is the
+        step just taken; ``None`` at reset: nothing shown yet)."""
         world, k = self.world, self.slate_size
-        state, cands = world.state, world.candidates
+        state = world.state
+        cands = world.candidates if out is None else out.candidates
         assert state is not None and cands is not None
         see = self._see
         obs: dict[str, np.ndarray] = {}
@@ -283,22 +281,13 @@ class SlateCore:
                 obs["response_watch_time"] = resp.watch_time.astype(np.float32)
                 for key, attr in self.signal_keys:
                     obs[key] = getattr(resp, attr).astype(np.int8)
-                if fresh is not None and fresh.size:
-                    obs["response_click"][fresh] = 0
-                    obs["response_examined"][fresh] = 0
-                    obs["response_watch_time"][fresh] = 0.0
-                    for key, _ in self.signal_keys:
-                        obs[key][fresh] = 0
         if see["response_quality"]:
             if out is None:
                 obs["response_quality"] = np.zeros((state.size, k), np.float32)
             else:
                 # every candidate source keeps quality within its quality_bounds(), and
                 # float32 rounding is monotone: the cast stays inside the Box
-                q = out.slate.quality.astype(np.float32)
-                if fresh is not None and fresh.size:
-                    q[fresh] = 0.0
-                obs["response_quality"] = q
+                obs["response_quality"] = out.slate.quality.astype(np.float32)
         if see["history"]:
             obs["history_features"] = state.history_features.astype(np.float32)
             obs["history_watch_time"] = np.minimum(
@@ -309,25 +298,17 @@ class SlateCore:
                 state.last_gap, self.max_day).astype(np.float32)[:, None]
         return obs
 
-    def refresh_rows(self, obs: dict[str, np.ndarray], rows: np.ndarray) -> None:
-        """Overwrite the user-dependent parts of ``obs`` at ``rows`` after those users were
-        replaced: their interests and history are the new users', their last response is
-        empty. Candidates do not depend on the user and stay."""
+    def observe_user(self, key: str, rows: np.ndarray) -> np.ndarray:
         state = self.world.state
-        assert state is not None
-        for key, arr in obs.items():
-            if key == "interests":
-                arr[rows] = state.interests[rows]
-            elif key == "history_features":
-                arr[rows] = state.history_features[rows]
-            elif key == "history_watch_time":
-                arr[rows] = np.minimum(state.history_watch[rows], self.max_len)
-            elif key == "day":
-                arr[rows, 0] = np.minimum(state.day[rows], self.max_day)
-            elif key == "last_return_gap":
-                arr[rows, 0] = np.minimum(state.last_gap[rows], self.max_day)
-            elif key.startswith("response_"):
-                arr[rows] = 0
+        if key == "interests":
+            return state.interests[rows].astype(np.float32)
+        if key == "history_features":
+            return state.history_features[rows].astype(np.float32)
+        if key == "history_watch_time":
+            return np.minimum(state.history_watch[rows], self.max_len).astype(np.float32)
+        if key == "day":
+            return np.minimum(state.day[rows], self.max_day).astype(np.float32)[:, None]
+        return np.minimum(state.last_gap[rows], self.max_day).astype(np.float32)[:, None]
 
     def rewards(self, out: WorldStep) -> np.ndarray:
         """``(N,)`` float64 rewards of a step."""
@@ -353,28 +334,26 @@ class SlateCore:
                 reward += weight * term
         return np.zeros(resp.clicked.shape[0]) if reward is None else reward
 
-    def ended(self, out: WorldStep, steps: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
-        """``(terminated, truncated)`` per user after a step: terminated when the user is
-        gone (left the session, or churned with a retention model); truncated at the step
-        ``horizon`` or when the next session starts at or after ``horizon_days``."""
-        terminated = out.gone.copy()
-        truncated = np.zeros(terminated.shape, dtype=bool)
-        cfg = self.config
-        if cfg.horizon is None and cfg.horizon_days is None:
-            return terminated, truncated
-        if cfg.horizon is not None:
-            truncated = truncated | (steps >= cfg.horizon)  # steps: an int or an (N,) array
-        if cfg.horizon_days is not None:
-            state = self.world.state
-            assert state is not None
-            truncated = truncated | (state.day >= cfg.horizon_days)
-        return terminated, truncated & ~terminated
+    def truncated(self, out: WorldStep) -> np.ndarray:
+        """At the step ``horizon``, or when the user's next session starts at or after
+        ``horizon_days``."""
+        truncated = super().truncated(out)
+        if self.config.horizon_days is not None:
+            truncated |= out.day >= self.config.horizon_days
+        return truncated
 
-    def oracle(self, copy_scalars: bool = True) -> dict[str, np.ndarray]:
-        """Privileged truth about every user and their current candidates, batched.
+    def item_rewards(self, response: Any, info: dict[str, Any]) -> np.ndarray:
+        """``sum_s reward_weights[s] * signal_s[k]`` over the click, watch-time, like,
+        share and follow weights; the ``retention`` term (minus the return gap, on the
+        request that ends a session) belongs to no item."""
+        out = np.zeros(np.shape(response.clicked))
+        for attr, weight in self.reward_terms:
+            if attr != "return_gap":
+                out += weight * np.asarray(getattr(response, attr), dtype=np.float64)
+        return out
 
-        ``copy_scalars=False`` hands out the state's own per-user scalar arrays (budget,
-        satisfaction, long-term value), for a caller that converts them to numbers at once."""
+    def oracle(self) -> dict[str, np.ndarray]:
+        """Privileged truth about every user and their current candidates, batched."""
         world = self.world
         state, cands = world.state, world.candidates
         assert state is not None and cands is not None
@@ -386,79 +365,31 @@ class SlateCore:
             "quality": cands.quality,
             "length": cands.length,
             "interests": state.interests.copy(),
-            "budget": state.budget.copy() if copy_scalars else state.budget,
-            "satisfaction": state.satisfaction.copy() if copy_scalars else state.satisfaction,
+            "budget": state.budget.copy(),
+            "satisfaction": state.satisfaction.copy(),
         }
         if self.attraction_link is not None:
             oracle["attraction"] = self.attraction_link(scores)
         if self.retention:
-            oracle["long_term"] = state.long_term.copy() if copy_scalars else state.long_term
+            oracle["long_term"] = state.long_term.copy()
         return oracle
 
 
-    # ----------------------------------------------------------------- info
-    def step_info(self, out: WorldStep) -> dict[str, Any]:
-        """Batched per-step info of the vector env (what happened in the step just taken)."""
-        info: dict[str, Any] = {"response": out.response, "slate_item_ids": out.slate.item_id,
-                                "slate_topics": out.slate.topic,
-                                "slate_creator_ids": out.slate.creator_id}
-        if self.retention:
-            state = self.world.state
-            assert state is not None
-            info["day"] = state.day.copy()
-            info["session_ended"] = out.response.left.copy()
-            # Gymnasium's masked-info convention: a value where the mask is True, 0 elsewhere
-            info["return_gap"] = np.where(info["session_ended"], out.return_gap, 0.0)
-            info["_return_gap"] = info["session_ended"].copy()
-        return info
+    def slate_meta(self, out: WorldStep) -> dict[str, np.ndarray]:
+        return {"topic": out.slate.topic, "creator_id": out.slate.creator_id}
 
-    def single_info(self, out: WorldStep | None) -> dict[str, Any]:
-        """The single env's info: row 0 of everything, scalars as Python floats."""
-        oracle = first_rows(self.oracle(copy_scalars=False))
-        oracle["budget"] = float(oracle["budget"])
-        oracle["satisfaction"] = float(oracle["satisfaction"])
-        if "long_term" in oracle:
-            oracle["long_term"] = float(oracle["long_term"])
-        state = self.world.state
-        assert state is not None
-        info: dict[str, Any] = {"oracle": oracle, "user_id": int(state.user_id[0]),
-                                "candidate_ids": self.candidate_ids()[0]}
-        if out is not None:
-            info["response"] = response = Response._make(map(first_row, out.response))
-            info["examined"] = response.examined
-            slate = out.slate
-            info["slate_item_ids"] = slate.item_id[0]
-            info["slate_topics"] = topics = slate.topic[0]
-            # one creator per topic (the generated catalogs) makes them the same array
-            info["slate_creator_ids"] = topics if slate.creator_id is slate.topic else slate.creator_id[0]
-            if self.retention:
-                info["day"] = float(state.day[0])
-                info["session_ended"] = bool(out.response.left[0])
-                if info["session_ended"]:  # days until the next session; inf on churn
-                    info["return_gap"] = float(out.return_gap[0])
-        return info
-
-    def render_row(self, row: int, out: WorldStep | None, detail: bool) -> list[str]:
-        """Text lines about the user in ``row``; ``detail``: one line per shown item."""
-        state = self.world.state
-        assert state is not None
-        head = (f"user {int(state.user_id[row])}: budget={state.budget[row]:.2f} "
-                f"satisfaction={state.satisfaction[row]:.2f}")
-        if out is None:
-            return [head]
-        r, s = out.response, out.slate
-        if not detail:
-            return [head + f" clicked={r.clicked[row].astype(int).tolist()}"]
-        lines = [head]
-        for k in range(self.slate_size):
-            lines.append(
-                f"  #{k} item={int(s.item_id[row, k])} topic={int(s.topic[row, k])} "
-                f"q={s.quality[row, k]:+.2f} clicked={bool(r.clicked[row, k])} "
-                f"watch={r.watch_time[row, k]:.2f}")
-        return lines
+    def extra_info(self, out: WorldStep) -> dict[str, Any]:
+        """With a retention model: ``day``, ``session_ended`` and ``return_gap`` (masked by
+        ``_return_gap``, Gymnasium's convention: a value where the session ended, 0 elsewhere;
+        ``inf`` on churn)."""
+        if not self.retention:
+            return {}
+        ended = out.response.left.copy()
+        return {"day": out.day, "session_ended": ended,
+                "return_gap": np.where(ended, out.return_gap, 0.0), "_return_gap": ended.copy()}
 
 
-class SlateEnv(gym.Env):
+class SlateEnv(CoreEnv):
     """A user session facing a recommender that shows slates of K items out of C candidates.
 
     Each episode is one user's session. The world behind it is a :class:`SlateWorld` with
@@ -513,165 +444,13 @@ class SlateEnv(gym.Env):
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
-    #: The batched machinery behind the env (and behind its vector env).
-    core_class: type = SlateCore
-    #: The configuration type this family takes.
-    config_class: type = SlateEnvConfig
-    #: Config fields holding parameter dataclasses whose own fields the constructor also
-    #: takes as keywords (``gym.make(id, sensitivity=0.2)`` sets ``config.users.sensitivity``).
-    nested_configs: tuple[str, ...] = ()
 
-    def __init__(self, config: SlateEnvConfig | None = None, render_mode: str | None = None,
-                 **overrides: Any) -> None:
-        config = self.make_config(config, **overrides)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError("render_mode", render_mode, "None or 'ansi'")
-        self.config = config
-        self.render_mode = render_mode
-        self.core = self.core_class(config)
-        self.world = self.core.world
-        self.num_candidates = self.core.num_candidates
-        self.slate_size = self.core.slate_size
-        self.action_space = SlateSpace(self.num_candidates, self.slate_size)
-        self.observation_space = self.core.observation_space
-        self._t = 0
-        self._done = True
-        self._last: WorldStep | None = None
+    #: The batched machinery behind the env (and behind its vector env).
+    core_class = SlateCore
+    #: The configuration type this family takes.
+    config_class = SlateEnvConfig
 
     @classmethod
     def default_config(cls) -> SlateEnvConfig:
         """The configuration used when none is given."""
         return SlateEnvConfig()
-
-    @classmethod
-    def config_arguments(cls, config: Any = None, own_only: bool = False) -> list[str]:
-        """The keyword arguments :meth:`make_config` (and so the constructor and the vector
-        env) takes: this family's own (``shuffle`` for Cascade-v0), then the configuration's
-        fields and those of its :attr:`nested_configs`."""
-        import inspect
-
-        names = [p.name for p in inspect.signature(cls.make_config).parameters.values()
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "config"]
-        if own_only:
-            return names
-        names += [f.name for f in dataclasses.fields(cls.config_class)]
-        if cls.nested_configs:
-            config = cls.default_config() if config is None else config
-            for name in cls.nested_configs:
-                names += [f.name for f in dataclasses.fields(getattr(config, name))]
-        return list(dict.fromkeys(names))
-
-    @classmethod
-    def make_config(cls, config: SlateEnvConfig | None = None, **overrides: Any) -> SlateEnvConfig:
-        """The configuration this env's constructor builds from its arguments (the vector
-        env of the same family builds its configuration through the same method)."""
-        if config is None:
-            config = cls.default_config()
-        return cls.apply_overrides(config, overrides)
-
-    @classmethod
-    def family_config(cls, config: SlateEnvConfig | None, build: Any, family: dict[str, Any],
-                      overrides: dict[str, Any]) -> SlateEnvConfig:
-        """A family's :meth:`make_config`: its own arguments (``family``, ``None`` where not
-        given) either build the configuration or change a given one.
-
-        Without ``config``, ``build(**given)`` makes it (the builder holds the defaults).
-        With ``config``, a given family argument that is a configuration field
-        (``slate_size``, ``horizon``) applies to it like any other override; one that only
-        shapes what the builder makes (Cascade's ``attraction``, MovieLens' ``fitted``)
-        cannot, and is a ``ConfigError`` instead of being silently dropped.
-        """
-        given = {key: value for key, value in family.items() if value is not None}
-        if config is None:
-            return cls.apply_overrides(build(**given), overrides)
-        fields = set(cls.config_arguments(config)) - set(cls.config_arguments(config, own_only=True))
-        fields |= {f.name for f in dataclasses.fields(cls.config_class)}
-        builder_only = [key for key in given if key not in fields]
-        if builder_only:
-            raise ConfigError(cls.__name__, builder_only,
-                              "either config= or the arguments that build one, not both: "
-                              f"{', '.join(builder_only)} only shape a configuration built "
-                              "from them (pass them without config=, or change the config "
-                              "itself)")
-        return cls.apply_overrides(config, {**given, **overrides})
-
-    @classmethod
-    def apply_overrides(cls, config: SlateEnvConfig, overrides: dict[str, Any]) -> SlateEnvConfig:
-        """``config`` with ``overrides`` (its fields, or those of its nested configurations);
-        every unknown name is reported at once with the allowed ones."""
-        overrides = dict(overrides)
-        if not isinstance(config, cls.config_class):
-            raise ConfigError("config", config, f"a {cls.config_class.__name__} or None")
-        allowed = cls.config_arguments(config) if overrides else []
-        unknown = [k for k in overrides if k not in allowed]
-        if unknown:  # every unknown name at once, with the family's own arguments listed
-            own = cls.config_arguments(config, own_only=True)
-            raise ConfigError(cls.__name__ if own else cls.config_class.__name__,
-                              unknown[0] if len(unknown) == 1 else unknown,
-                              "a field among " + ", ".join(allowed))
-        nested = {name: {k: overrides.pop(k) for k in list(overrides)
-                         if k in {f.name for f in dataclasses.fields(getattr(config, name))}}
-                  for name in cls.nested_configs}
-        if overrides:
-            config = config.replace(**overrides)
-        changes = {name: dataclasses.replace(getattr(config, name), **kw)
-                   for name, kw in nested.items() if kw}
-        return config.replace(**changes) if changes else config
-
-    def snapshot(self) -> tuple:
-        """The env's full state (world, random streams, step counter) for :meth:`restore`."""
-        return (self.world.snapshot(), self._t, self._done, self._last)
-
-    def restore(self, snap: tuple) -> None:
-        """Go back to a :meth:`snapshot`: the continuation is the same as after it was taken."""
-        world, self._t, self._done, self._last = snap
-        self.world.restore(world)
-
-    # ----------------------------------------------------------------- API
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start a new user's episode.
-
-        With a ``seed`` (or on the first reset) the world restarts from the env's generator
-        (``self.np_random``). Without one, the world goes on with its own random streams
-        and a new user replaces the last one, exactly as a finished user is replaced in the
-        vector env: episode ``j`` of a single env is user ``j`` of a one-user vector env."""
-        super().reset(seed=seed)
-        if seed is not None or self.world.state is None:
-            self.world.reset(1, self.np_random)
-        else:
-            self.world.replace_users(np.zeros(1, dtype=np.int64))
-        self._t = 0
-        self._done = False
-        self._last = None
-        return self._observe(None), self._info(None)
-
-    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        if self._done:
-            raise ResetNeeded("step() called before reset() or after the episode ended; "
-                              "call reset() first")
-        core = self.core
-        out = self.world.step(self.action_space.validate(action)[None, :])
-        self._last = out
-        reward = float(core.rewards(out)[0]) + 0.0  # + 0.0: never a negative zero
-        self._t += 1
-        term, trunc = core.ended(out, self._t)
-        terminated, truncated = bool(term[0]), bool(trunc[0])
-        self._done = terminated or truncated
-        return first_rows(core.observe(out)), reward, terminated, truncated, core.single_info(out)
-
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        lines = [f"step {self._t}"]
-        if self.world.state is not None:
-            lines += self.core.render_row(0, self._last, detail=True)
-        return "\n".join(lines)
-
-    # ----------------------------------------------------------------- helpers
-    def _observe(self, out: WorldStep | None) -> dict[str, np.ndarray]:
-        return first_rows(self.core.observe(out))
-
-    def _info(self, out: WorldStep | None) -> dict[str, Any]:
-        return self.core.single_info(out)

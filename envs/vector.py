@@ -21,43 +21,26 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from recarena.envs.cascade import CascadeEnv
-from recarena.envs.interest_evolution import InterestEvolutionEnv
-from recarena.envs.interest_exploration import InterestExplorationEnv
-from recarena.envs.long_term_satisfaction import LongTermSatisfactionEnv
-from recarena.envs.movielens import MovieLensEnv
-from recarena.envs.retention import RetentionEnv
-from recarena.envs.short_video import ShortVideoEnv
-from recarena.envs.slate import SlateEnv
+from recarena.envs.base import CoreEnv
+from recarena.envs.core import CoreStep
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
-from recarena.simulators.world import WorldSnapshot, WorldStep
+from recarena.simulators.world import WorldSnapshot
 from recarena.validation import check_int
 
-__all__ = [
-    "CascadeVectorEnv",
-    "InterestEvolutionVectorEnv",
-    "InterestExplorationVectorEnv",
-    "LongTermSatisfactionVectorEnv",
-    "MovieLensVectorEnv",
-    "RetentionVectorEnv",
-    "ShortVideoVectorEnv",
-    "SlateVectorEnv",
-    "VectorSnapshot",
-]
+__all__ = ["CoreVectorEnv", "VectorSnapshot", "vector_env_class"]
 
 
 class VectorSnapshot(NamedTuple):
     """Everything needed to put a vector env back where it was."""
 
     world: WorldSnapshot
-    steps: np.ndarray
     returns: np.ndarray
     needs_reset: bool
 
 
-class SlateVectorEnv(gym.vector.VectorEnv):
-    """N users of a slate env family, simulated as one batch.
+class CoreVectorEnv(gym.vector.VectorEnv):
+    """N users of an env family, simulated as one batch: its core with N rows.
 
     **Spaces**: ``single_observation_space`` and ``single_action_space`` are the single
     env's; ``observation_space`` is their batch (a ``Dict`` of arrays with a leading N
@@ -114,7 +97,7 @@ class SlateVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
     #: The single env whose configuration (and constructor arguments) this family uses.
-    single_env_class: type[SlateEnv] = SlateEnv
+    single_env_class: type[CoreEnv] = CoreEnv
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None,
                  render_mode: str | None = None, **kwargs: Any) -> None:
@@ -133,10 +116,10 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.single_action_space = SlateSpace(c, k)
         self.action_space = BatchSlateSpace(self.num_envs, c, k)
-        self._steps = np.zeros(self.num_envs, dtype=np.int64)
+        self.num_candidates, self.slate_size = c, k
         self._returns = np.zeros(self.num_envs)
         self._needs_reset = True
-        self._last: WorldStep | None = None
+        self._last: CoreStep | None = None
 
     # ----------------------------------------------------------------- API
     def reset(self, *, seed: int | None = None,
@@ -146,59 +129,67 @@ class SlateVectorEnv(gym.vector.VectorEnv):
                               "per-user seed lists are not supported)")
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(int(seed))
-        if seed is not None or self.world.state is None:
-            self.world.reset(self.num_envs, self.np_random)
-        else:
-            self.world.replace_users(np.arange(self.num_envs))
-        self._steps[:] = 0
+        fresh = seed is not None or self.world.state is None
+        obs, info = self.core.reset(self.num_envs, self.np_random if fresh else None)
         self._returns[:] = 0.0
         self._needs_reset = False
         self._last = None
-        obs = self.core.observe(None)
-        state = self.world.state
-        assert state is not None
-        return obs, {"user_id": state.user_id.copy(), "candidate_ids": self.core.candidate_ids(),
-                     "oracle": self.core.oracle()}
+        return obs, info
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
                                           np.ndarray, dict[str, Any]]:
         if self._needs_reset:
             raise ResetNeeded("step() called before reset(); call reset() first")
-        slates = self.action_space.validate(actions)
-        out = self.world.step(slates)
-        self._last = out
-        rewards = self.core.rewards(out)
-        self._steps += 1
-        self._returns += rewards
-        terminated, truncated = self.core.ended(out, self._steps)
-        obs = self.core.observe(out)
-        info = self.core.step_info(out)
-        done = terminated | truncated
-        rows = np.flatnonzero(done)
-        if rows.size:
-            state = self.world.state
-            assert state is not None
+        step = self.core.step(self.action_space.validate(actions), autoreset=True)
+        self._last = step
+        self._returns += step.rewards
+        info = step.info
+        if step.finished is not None:
+            rows, last = step.finished.rows, step.finished.obs
+            done = np.zeros(self.num_envs, dtype=bool)
+            done[rows] = True
             final_obs = np.full(self.num_envs, None, dtype=object)
-            last = {key: arr[rows] for key, arr in obs.items()}  # one copy per key
             for j, r in enumerate(rows.tolist()):
                 final_obs[r] = {key: arr[j] for key, arr in last.items()}
-            final_info = {
-                "user_id": np.where(done, state.user_id, 0), "_user_id": done,
-                "episode_return": np.where(done, self._returns, 0.0), "_episode_return": done,
-                "episode_length": np.where(done, self._steps, 0), "_episode_length": done,
-            }
+            user_id = np.zeros(self.num_envs, dtype=np.int64)
+            user_id[rows] = step.finished.user_id
+            length = np.zeros(self.num_envs, dtype=np.int64)
+            length[rows] = step.finished.length
             info["final_obs"], info["_final_obs"] = final_obs, done
-            info["final_info"], info["_final_info"] = final_info, done.copy()
-            self.world.replace_users(rows)
-            self.core.refresh_rows(obs, rows)
-            self._steps[rows] = 0
+            info["final_info"] = {
+                "user_id": user_id, "_user_id": done,
+                "episode_return": np.where(done, self._returns, 0.0), "_episode_return": done,
+                "episode_length": length, "_episode_length": done,
+            }
+            info["_final_info"] = done.copy()
             self._returns[rows] = 0.0
-        state = self.world.state
-        assert state is not None
-        info["user_id"] = state.user_id.copy()
-        info["candidate_ids"] = self.core.candidate_ids()
-        info["oracle"] = self.core.oracle()
-        return obs, rewards, terminated, truncated, info
+        return step.obs, step.rewards, step.terminated, step.truncated, info
+
+    # ----------------------------------------------------------------- public facts
+    @property
+    def num_items(self) -> int | None:
+        """Size of the item catalog candidates come from; ``None`` when every step brings
+        new items."""
+        return self.core.num_items
+
+    @property
+    def has_calendar(self) -> bool:
+        """Whether users have a calendar (days pass between sessions; :meth:`calendar_day`)."""
+        return self.core.has_calendar
+
+    @property
+    def steps(self) -> np.ndarray:
+        """``(N,)`` slates shown to each row's current user (a copy)."""
+        return self.world.steps.copy()
+
+    def calendar_day(self) -> np.ndarray | None:
+        """``(N,)`` each row's current user's calendar day, or ``None`` without a calendar."""
+        return None if self.world.state is None else self.core.calendar_day()
+
+    def item_rewards(self, info: dict[str, Any]) -> np.ndarray | None:
+        """``(N, K)``: the part of a step's reward each shown item earned, from that step's
+        ``info``; ``None`` when the family's reward does not split over items."""
+        return self.core.item_rewards(info["response"], info)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -209,81 +200,51 @@ class SlateVectorEnv(gym.vector.VectorEnv):
         shown = min(self.num_envs, 8)
         lines = [f"{self.num_envs} users; first {shown}:"]
         for i in range(shown):
-            lines.append(f"  step {int(self._steps[i])} return={self._returns[i]:.2f} "
-                         + " ".join(self.core.render_row(i, self._last, detail=False)))
+            lines.append(f"  step {int(self.world.steps[i])} return={self._returns[i]:.2f} "
+                         + " ".join(self.core.render_row(
+                             i, None if self._last is None else self._last.out, detail=False)))
         return "\n".join(lines)
 
     def snapshot(self) -> VectorSnapshot:
         """Users, candidates, random streams and episode counters, for :meth:`restore`."""
         if self.world.state is None:
             raise ResetNeeded("snapshot() called before reset()")
-        return VectorSnapshot(self.world.snapshot(), self._steps.copy(), self._returns.copy(),
-                              self._needs_reset)
+        return VectorSnapshot(self.world.snapshot(), self._returns.copy(), self._needs_reset)
 
     def restore(self, snap: VectorSnapshot) -> None:
         """Return to ``snap``: the continuation under the same actions is identical."""
         if not isinstance(snap, VectorSnapshot):
             raise ConfigError("snap", snap, "a VectorSnapshot from snapshot()")
-        if snap.steps.shape != (self.num_envs,):
-            raise ConfigError("snap", f"a snapshot of {snap.steps.shape[0]} users",
+        if snap.returns.shape != (self.num_envs,):
+            raise ConfigError("snap", f"a snapshot of {snap.returns.shape[0]} users",
                               f"a snapshot of this env's {self.num_envs} users")
         self.world.restore(snap.world)
-        self._steps[:] = snap.steps
         self._returns[:] = snap.returns
         self._needs_reset = snap.needs_reset
         self._last = None
 
 
-class InterestEvolutionVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.interest_evolution.InterestEvolutionEnv`
-    (``recarena/InterestEvolution-v0``); see :class:`SlateVectorEnv`."""
-
-    single_env_class = InterestEvolutionEnv
-
-
-class CascadeVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.cascade.CascadeEnv` (``recarena/Cascade-v0``);
-    with ``shuffle=True`` every user has their own permutation of the attraction
-    probabilities. See :class:`SlateVectorEnv`."""
-
-    single_env_class = CascadeEnv
+def vector_env_class(single_env_class: type[CoreEnv], name: str) -> type[CoreVectorEnv]:
+    """The vector env class ``name`` of the family whose single env is ``single_env_class``."""
+    single = single_env_class
+    doc = (f"N users of :class:`~{single.__module__}.{single.__name__}`, simulated as one "
+           f"batch; see :class:`CoreVectorEnv`.\n\n{(single.vector_notes or '').strip()}")
+    return type(name, (CoreVectorEnv,), {"single_env_class": single, "__doc__": doc.strip(),
+                                         "__module__": __name__})
 
 
-class RetentionVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.retention.RetentionEnv` (``recarena/Retention-v0``).
+def __getattr__(name: str) -> type[CoreVectorEnv]:
+    """The vector env classes named in the registration table (``SlateVectorEnv``,
+    ``InterestEvolutionVectorEnv``, ...), built on first use: one class per family, no
+    hand-written subclasses."""
+    import importlib
 
-    One step is one request tick for every row; each row follows its own user's calendar
-    (a user between sessions does not idle a row: the row's next request is that user's
-    next session), and a churned or timed-out user is replaced at once (same-step
-    autoreset). See :class:`SlateVectorEnv`."""
+    from recarena.envs.registration import vector_entry_points
 
-    single_env_class = RetentionEnv
-
-
-class LongTermSatisfactionVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.long_term_satisfaction.LongTermSatisfactionEnv`
-    (``recarena/LongTermSatisfaction-v0``); see :class:`SlateVectorEnv`."""
-
-    single_env_class = LongTermSatisfactionEnv
-
-
-class InterestExplorationVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.interest_exploration.InterestExplorationEnv`
-    (``recarena/InterestExploration-v0``); see :class:`SlateVectorEnv`."""
-
-    single_env_class = InterestExplorationEnv
-
-
-class ShortVideoVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.short_video.ShortVideoEnv` (``recarena/ShortVideo-v0``);
-    ``info["signals"]`` holds ``(N, K)`` arrays and ``info["costs"]`` ``(N,)`` arrays. See
-    :class:`SlateVectorEnv`."""
-
-    single_env_class = ShortVideoEnv
-
-
-class MovieLensVectorEnv(SlateVectorEnv):
-    """N users of :class:`~recarena.envs.movielens.MovieLensEnv` (``recarena/MovieLens-v0``);
-    see :class:`SlateVectorEnv`."""
-
-    single_env_class = MovieLensEnv
+    entry = vector_entry_points().get(name)
+    if entry is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = entry.partition(":")
+    cls = vector_env_class(getattr(importlib.import_module(module), attr), name)
+    globals()[name] = cls
+    return cls

@@ -494,7 +494,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     base = env.unwrapped
     policies = [RandomPolicy(base.num_candidates, base.slate_size, seed=args.seed),
                 GreedyOracle(base.slate_size)]
-    if base.config.user_model.budget is not None:
+    if QualityAwareOracle.fits(env):
         policies.append(QualityAwareOracle.from_env(env))
     print(f"{args.env}: {args.episodes} episodes per policy, seeds {args.seed}.."
           f"{args.seed + args.episodes - 1} (same users for every policy)\n")

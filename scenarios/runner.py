@@ -155,12 +155,12 @@ def check_scenario(spec: Scenario) -> dict[str, Any]:
         raise combine_errors(errors)
     assert env is not None
     try:
-        core = env.unwrapped.core
+        base = env.unwrapped
         with np.printoptions(threshold=6, edgeitems=2):  # catalogs are long arrays
-            config_text = repr(env.unwrapped.config)
+            config_text = repr(base.config)
         return {"env_id": _env_id(spec.env.id), "env_config": config_text,
-                "num_items": core.num_items, "num_candidates": int(core.num_candidates),
-                "slate_size": int(core.slate_size)}
+                "num_items": base.num_items, "num_candidates": int(base.num_candidates),
+                "slate_size": int(base.slate_size)}
     finally:
         env.close()
 
@@ -207,7 +207,7 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
                 break
     finally:
         envs.close()
-    num_items = envs.unwrapped.core.num_items
+    num_items = envs.unwrapped.num_items
     ev = read_table(folder, "impressions")
     snaps = read_table(folder, "snapshots") if spec.log.snapshot_every else None
     cands = read_table(folder, "candidates") if spec.log.candidates else None

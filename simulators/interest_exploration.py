@@ -168,7 +168,10 @@ class ExplorationCandidates(NamedTuple):
 class ExplorationStep(NamedTuple):
     """One step: the shown items ``(N, K)``, the scores the user saw, the :class:`Response`
     (at most one click; every position examined; no other signal) and ``gone`` (never:
-    RecSim's user has no terminal state)."""
+    RecSim's user has no terminal state).
+
+    Like every world's step: ``steps`` ``(N,)`` (slates shown to the row's user, this one
+    included) and ``candidates`` (the next step's)."""
 
     item_id: np.ndarray
     topic: np.ndarray
@@ -176,6 +179,8 @@ class ExplorationStep(NamedTuple):
     scores: np.ndarray
     response: Response
     gone: np.ndarray
+    steps: np.ndarray
+    candidates: ExplorationCandidates
 
 
 class ExplorationWorld(ArrayWorld):
@@ -223,4 +228,5 @@ class ExplorationWorld(ArrayWorld):
         response = Response(outcome.clicked, outcome.examined, np.zeros((n, k)), none,
                             none.copy(), none.copy(), gone.copy())
         self.candidates = self.draw_candidates(n)
-        return ExplorationStep(item_id, topic, quality, scores, response, gone)
+        return ExplorationStep(item_id, topic, quality, scores, response, gone, self.count_step(),
+                               self.candidates)

@@ -63,12 +63,17 @@ class ChocKaleStep(NamedTuple):
     """One step: the shown items' ids and clickbait ``(N, K)``, the :class:`Response`
     (a click on position 0, the only examined one; ``watch_time`` is the engagement; like,
     share and follow are not modelled and stay zero; ``left`` when the budget is spent) and
-    ``gone`` (``(N,)``, the same as ``left``: a session is the whole episode)."""
+    ``gone`` (``(N,)``, the same as ``left``: a session is the whole episode).
+
+    Like every world's step: ``steps`` ``(N,)`` (slates shown to the row's user, this one
+    included) and ``candidates`` (the next step's)."""
 
     item_id: np.ndarray
     clickbait: np.ndarray
     response: Response
     gone: np.ndarray
+    steps: np.ndarray
+    candidates: ChocKaleCandidates
 
 
 @dataclass(frozen=True)
@@ -190,4 +195,4 @@ class ChocKaleWorld(ArrayWorld):
         none = np.zeros((n, k), dtype=bool)
         response = Response(clicked, clicked.copy(), engagement, none, none.copy(), none.copy(),
                             gone.copy())
-        return ChocKaleStep(item_id, clickbait, response, gone)
+        return ChocKaleStep(item_id, clickbait, response, gone, self.count_step(), self.candidates)

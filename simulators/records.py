@@ -261,7 +261,6 @@ class UserBatch:
         history_features: float64 ``(N, H, d)``; their features, 0 where empty.
         history_watch: float64 ``(N, H)``; minutes watched of them.
         num_consumed: int64 ``(N,)``; items consumed so far (ring buffer write position).
-        steps: int64 ``(N,)``; slates seen this session.
         left: bool ``(N,)``; the user has ended the session.
         day: float64 ``(N,)``; the user's calendar time in days (retention worlds).
         long_term: float64 ``(N,)``; long-term satisfaction across sessions (retention).
@@ -283,7 +282,6 @@ class UserBatch:
     history_features: np.ndarray
     history_watch: np.ndarray
     num_consumed: np.ndarray
-    steps: np.ndarray
     left: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     day: np.ndarray = field(default_factory=lambda: np.zeros(0))
     long_term: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -308,7 +306,6 @@ class UserBatch:
             history_features=np.zeros((n, history_length, feature_dim)),
             history_watch=np.zeros((n, history_length)),
             num_consumed=np.zeros(n, dtype=np.int64),
-            steps=np.zeros(n, dtype=np.int64),
             left=np.zeros(n, dtype=bool),
             day=np.zeros(n),
             long_term=np.zeros(n),

@@ -153,13 +153,18 @@ class ShortVideoStep(NamedTuple):
     """One request: the shown videos' corpus indices ``(N, K)``, the :class:`Response`
     (``clicked`` = ``examined``: videos autoplay; ``watch_time`` in seconds; ``left``: the
     session ended), ``signals`` ``(len(SIGNALS), N, K)`` float64, ``watch_ratio`` ``(N, K)``
-    and ``gone`` ``(N,)``."""
+    and ``gone`` ``(N,)``.
+
+    Like every world's step: ``steps`` ``(N,)`` (slates shown to the row's user, this one
+    included) and ``candidates`` (the next step's)."""
 
     item_id: np.ndarray
     response: Response
     signals: np.ndarray
     watch_ratio: np.ndarray
     gone: np.ndarray
+    steps: np.ndarray
+    candidates: ShortVideoCandidates
 
 
 @dataclass(frozen=True)
@@ -335,4 +340,4 @@ class ShortVideoWorld(ArrayWorld):
         b = sig[1:4].astype(bool)
         response = Response(examined, examined.copy(), sig[0].copy(), b[0], b[1],
                             sig[4].astype(bool), gone.copy())
-        return ShortVideoStep(idx, response, sig, ratio, gone)
+        return ShortVideoStep(idx, response, sig, ratio, gone, self.count_step(), self.candidates)

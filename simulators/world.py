@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from recarena.errors import ConfigError, ResetNeeded
-from recarena.simulators.catalog import CorpusCandidates, ResampledCandidates
 from recarena.simulators.kernels import constant
+from recarena.simulators.protocols import CandidateSource, check_protocol
 from recarena.simulators.records import Items, Response, UserBatch
 from recarena.simulators.users.model import UserModel
 from recarena.validation import check_int
@@ -29,6 +29,11 @@ class WorldStep(NamedTuple):
             session at once); without one, the session ended (``response.left``).
         return_gap: ``(N,)`` days until the next session where a session ended and the
             user returns, ``inf`` where they churned, ``nan`` elsewhere.
+        steps: ``(N,)`` int64; slates shown to the row's user so far, this one included
+            (the world's one step counter: the env's horizon reads it).
+        candidates: the next step's candidates, ``(N, C)``.
+        day: ``(N,)`` the users' calendar day after the step (a retention model), or
+            ``None`` (no calendar).
     """
 
     slate: Items
@@ -36,6 +41,14 @@ class WorldStep(NamedTuple):
     scores: np.ndarray
     gone: np.ndarray
     return_gap: np.ndarray
+    steps: np.ndarray
+    candidates: Items
+    day: np.ndarray | None
+
+    @property
+    def item_id(self) -> np.ndarray:
+        """``(N, K)`` ids of the shown items."""
+        return self.slate.item_id
 
 
 class WorldSnapshot(NamedTuple):
@@ -46,6 +59,7 @@ class WorldSnapshot(NamedTuple):
     next_item_id: int
     next_user_id: int
     rng_states: tuple[dict, ...]
+    steps: np.ndarray
     #: candidate steps drawn ahead and not yet shown: ``(block, position)``, or ``None``
     ahead: tuple[Any, int] | None = None
 
@@ -99,7 +113,9 @@ class ArrayWorld:
     It owns what every world shares with :class:`SlateWorld`: one generator spawned into
     ``num_streams`` independent streams at :meth:`reset` (0: users, 1: candidates,
     2: responses, 3: state dynamics, then any extra), user ids, replacing users from the
-    users stream, and :meth:`snapshot` / :meth:`restore` for common random numbers.
+    users stream, the per-user step counter :attr:`steps` (slates shown to the row's
+    current user: :meth:`count_step` in every step, zero for a new user), and
+    :meth:`snapshot` / :meth:`restore` for common random numbers.
     Subclasses implement :meth:`sample_users`, :meth:`sample_candidates` (or override
     :meth:`draw_candidates`, as :class:`SlateWorld` does to draw ahead) and ``step``.
     """
@@ -112,6 +128,8 @@ class ArrayWorld:
         self._next_item_id = 0
         self._next_user_id = 0
         self._rngs: tuple[np.random.Generator, ...] = ()
+        #: ``(N,)`` int64: slates shown to each row's current user
+        self.steps = np.zeros(0, dtype=np.int64)
 
     # -- to implement
     def sample_users(self, n: int, rng: np.random.Generator) -> ArrayState:
@@ -134,6 +152,7 @@ class ArrayWorld:
         self.state = self.sample_users(num_users, self._rngs[0])
         self.state.user_id[:] = np.arange(num_users)
         self._next_user_id = num_users
+        self.steps = np.zeros(num_users, dtype=np.int64)
         self.candidates = self.draw_candidates(num_users)
 
     def replace_users(self, rows: np.ndarray) -> np.ndarray:
@@ -148,7 +167,13 @@ class ArrayWorld:
         fresh.user_id[:] = np.arange(self._next_user_id, self._next_user_id + rows.size)
         self._next_user_id += rows.size
         self.state.assign(rows, fresh)
+        self.steps[rows] = 0
         return fresh.user_id
+
+    def count_step(self) -> np.ndarray:
+        """Count one more slate for every row; the counts after it (a new array)."""
+        self.steps += 1
+        return self.steps.copy()
 
     def draw_candidates(self, n: int) -> Any:
         cands, used = self.sample_candidates(n, self._rngs[1], self._next_item_id)
@@ -165,7 +190,7 @@ class ArrayWorld:
             raise ResetNeeded(f"{type(self).__name__}.snapshot called before reset()")
         return WorldSnapshot(self.state.copy(), type(self.candidates)(*(a.copy() for a in self.candidates)),
                              self._next_item_id, self._next_user_id,
-                             tuple(r.bit_generator.state for r in self._rngs))
+                             tuple(r.bit_generator.state for r in self._rngs), self.steps.copy())
 
     def restore(self, snap: WorldSnapshot) -> None:
         """Put the world back to ``snap`` (which stays usable for further restores)."""
@@ -173,6 +198,7 @@ class ArrayWorld:
         self.candidates = type(snap.candidates)(*(a.copy() for a in snap.candidates))
         self._next_item_id = snap.next_item_id
         self._next_user_id = snap.next_user_id
+        self.steps = snap.steps.copy()
         if len(self._rngs) != len(snap.rng_states):
             self._rngs = tuple(np.random.Generator(np.random.PCG64()) for _ in snap.rng_states)
         for r, st in zip(self._rngs, snap.rng_states, strict=True):
@@ -193,17 +219,18 @@ class SlateWorld(ArrayWorld):
         slate_size: K, at most the number of candidates.
     """
 
-    def __init__(self, user_model: UserModel, candidates: ResampledCandidates | CorpusCandidates,
+    def __init__(self, user_model: UserModel, candidates: CandidateSource,
                  slate_size: int) -> None:
         if not isinstance(user_model, UserModel):
             raise ConfigError("SlateWorld.user_model", user_model, "a UserModel")
-        if not isinstance(candidates, (ResampledCandidates, CorpusCandidates)):
-            raise ConfigError("SlateWorld.candidates", candidates,
-                              "a ResampledCandidates or CorpusCandidates")
+        check_protocol(candidates, CandidateSource, "SlateWorld.candidates")
         self.user_model = user_model
         self.candidate_source = candidates
         self.slate_size = check_int(slate_size, "slate_size", 1, candidates.num_candidates)
-        self._onehot = candidates.onehot_topics
+        self._onehot = bool(getattr(candidates, "onehot_topics", False))
+        #: draw several steps of candidates at once (a generated source that can)
+        self._ahead_ok = bool(getattr(candidates, "generative", False)) and hasattr(
+            candidates, "sample_steps")
         super().__init__()
         self.state: UserBatch | None = None
         self.candidates: Items | None = None
@@ -227,8 +254,11 @@ class SlateWorld(ArrayWorld):
         ``_AHEAD_ITEMS`` items at a time (several steps for small batches, the same random
         draws in the same order) and handed out one step at a time."""
         src = self.candidate_source
-        if not src.generative:  # (a fixed corpus uses no item ids)
-            return _read_only(src.sample(n, self._rngs[1], self._next_item_id))
+        if not self._ahead_ok:
+            items = src.sample(n, self._rngs[1], self._next_item_id)
+            if getattr(src, "generative", False):  # new items take new ids
+                self._next_item_id += n * src.num_candidates
+            return _read_only(items)
         ahead = self._ahead
         if ahead is None or ahead[1] == ahead[0].item_id.shape[0] or ahead[0].item_id.shape[1] != n:
             steps = max(1, _AHEAD_ITEMS // (n * src.num_candidates))
@@ -257,10 +287,8 @@ class SlateWorld(ArrayWorld):
         items = self.candidates.take(slates)
         scores = model.scores(state, items, self._onehot)
         parts = model.respond_parts(state, items, self._rngs[2], scores)
-        placeholder = constant(False, (n,), bool)  # ``left`` is known after the state update
-        model.next_state(state, items, Response(*parts, placeholder), self._rngs[3], scores,
-                         self._onehot)
-        left = model.has_left(state)
+        model.next_state(state, items, parts[0], parts[2], self._rngs[3], scores, self._onehot)
+        left = model.has_left(state)  # (the session ends after the state update)
         state.left[...] = state.left | left
         if model.retention is None:
             gone, gap = left, constant(np.nan, (n,))  # read-only: no returns here
@@ -274,7 +302,9 @@ class SlateWorld(ArrayWorld):
             back[end.rows[~end.churned]] = True
             model.start_session(state, back, self._rngs[4])
         self.candidates = self.draw_candidates(n)
-        return WorldStep(items, Response(*parts, left), scores, gone, gap)
+        day = state.day.copy() if model.retention is not None else None
+        return WorldStep(items, Response(*parts, left), scores, gone, gap, self.count_step(),
+                         self.candidates, day)
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""

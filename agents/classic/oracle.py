@@ -114,11 +114,19 @@ class QualityAwareOracle(ReportsPropensity):
     @classmethod
     def from_env(cls, env: Any) -> QualityAwareOracle:
         """Build from a recarena env (reads its configuration, not its state)."""
+        if not cls.fits(env):
+            raise ConfigError("QualityAwareOracle env", env,
+                              "a slate-world env (a SlateEnvConfig) whose users have a TimeBudget")
         cfg = env.unwrapped.config
-        if cfg.user_model.budget is None:
-            raise ConfigError("QualityAwareOracle env", env, "an env whose users have a TimeBudget")
         return cls(cfg.user_model.choice, cfg.user_model.budget, cfg.slate_size,
                    cfg.candidates.num_candidates)
+
+    @staticmethod
+    def fits(env: Any) -> bool:
+        """Whether :meth:`from_env` can build the oracle for ``env``: its configuration
+        has a user model with a time budget (the slate-world families)."""
+        user_model = getattr(getattr(env.unwrapped, "config", None), "user_model", None)
+        return getattr(user_model, "budget", None) is not None
 
     def reset(self) -> None:
         self._chose_unknown()

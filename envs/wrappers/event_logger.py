@@ -40,7 +40,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from recarena.envs.core import batch_info
+from recarena.envs.core import batch_info, first_row_info
 from recarena.errors import ConfigError
 from recarena.eventlog import ImpressionRecorder, logged_propensities
 
@@ -51,73 +51,47 @@ PropensitySource = Any | Callable[[np.ndarray], np.ndarray]
 
 
 def _day(env: Any) -> np.ndarray | None:
-    state = getattr(getattr(env.unwrapped, "world", None), "state", None)
-    day = getattr(state, "day", None)
-    return None if day is None else np.array(day, dtype=np.float64)
+    """The current users' calendar days (the env's public ``calendar_day()``), ``(N,)``."""
+    day = env.unwrapped.calendar_day()
+    return None if day is None else np.atleast_1d(np.asarray(day, dtype=np.float64))
 
 
 def _check(env: Any, cls: str) -> None:
-    if not hasattr(env.unwrapped, "core"):
-        raise ConfigError(f"{cls}.env", env, "a recarena env (recarena.make / make_vec)")
+    base = env.unwrapped
+    if not (callable(getattr(base, "item_rewards", None))
+            and callable(getattr(base, "calendar_day", None))):
+        raise ConfigError(f"{cls}.env", env, "a recarena env (gymnasium.make / make_vec of "
+                          "a recarena id, or a CoreEnv / CoreVectorEnv)")
 
 
-def item_rewards(core: Any, info: dict[str, Any]) -> np.ndarray | None:
+def item_rewards(env: Any, info: dict[str, Any]) -> np.ndarray | None:
     """``(N, K)``: the part of each step's reward due to each shown item, from the batched
-    step ``info`` of an env with this ``core``; ``None`` when the env's reward cannot be
-    split over items (the log then holds NaN).
+    step ``info`` of the recarena vector env ``env`` (or a single env's info batched with
+    :func:`~recarena.envs.core.batch_info`); ``None`` when the env's reward cannot be split
+    over items (the log then holds NaN).
 
     Every recarena reward is a weighted sum of per-item response signals plus, at most,
-    a user-level term; the item's part is its own weighted signals:
-
-    * slate-world families (``Slate``, ``InterestEvolution``, ``Cascade``, ``Retention``,
-      ``MovieLens``): ``sum_s reward_weights[s] * signal_s[k]`` over the ``click``,
-      ``watch_time``, ``like``, ``share``, ``follow`` weights; the ``retention`` term
-      (minus the return gap, on the request that ends a session) belongs to no item;
-    * ``ShortVideo``: ``sum_s reward_weights[s] * info["signals"][s][k]``;
-    * ``InterestExploration``: the item's click;
-    * ``LongTermSatisfaction``: the top item's engagement (the reward), 0 below it.
-
-    So ``reward - item_rewards.sum(axis=1)`` is the part of the step reward no item earned
-    (0 except for the retention term). A core of another family can define
-    ``item_rewards(info)`` itself.
+    a user-level term; the item's part is its own weighted signals, as each family's core
+    defines it (:meth:`~recarena.envs.core.EnvCore.item_rewards`): the slate-world
+    families' ``sum_s reward_weights[s] * signal_s[k]`` (the ``retention`` term belongs to
+    no item), ShortVideo's weighted ``info["signals"]``, InterestExploration's click,
+    LongTermSatisfaction's top-item engagement. So ``reward - item_rewards.sum(axis=1)`` is
+    the part of the step reward no item earned (0 except for the retention term).
     """
-    own = getattr(core, "item_rewards", None)
-    if callable(own):
-        return np.asarray(own(info), dtype=np.float64)
-    from recarena.envs.interest_exploration import InterestExplorationCore
-    from recarena.envs.long_term_satisfaction import LongTermSatisfactionCore
-    from recarena.envs.short_video import ShortVideoCore
-    from recarena.envs.slate import SlateCore
-    from recarena.simulators.short_video import SIGNALS
-
-    response = info["response"]
-    shape = np.shape(response.clicked)
-    if isinstance(core, SlateCore):
-        out = np.zeros(shape)
-        for attr, weight in core.reward_terms:
-            if attr != "return_gap":  # the session's end: a user-level term
-                out += weight * np.asarray(getattr(response, attr), dtype=np.float64)
-        return out
-    if isinstance(core, ShortVideoCore):
-        out = np.zeros(shape)
-        for j, weight in core.reward_terms:
-            out += weight * np.asarray(info["signals"][SIGNALS[j]], dtype=np.float64)
-        return out
-    if isinstance(core, InterestExplorationCore):
-        return np.asarray(response.clicked, dtype=np.float64)
-    if isinstance(core, LongTermSatisfactionCore):
-        out = np.zeros(shape)
-        out[:, 0] = np.asarray(response.watch_time, dtype=np.float64)[:, 0]
-        return out
-    return None
+    base = env.unwrapped
+    if isinstance(base, gym.vector.VectorEnv):
+        out = base.item_rewards(info)
+        return None if out is None else np.asarray(out, dtype=np.float64)
+    own = base.item_rewards(first_row_info(info))  # a single env takes its own info
+    return None if own is None else np.asarray(own, dtype=np.float64)[None]
 
 
 class _Log:
     """What both wrappers do: remember the info the next slates are chosen on, and hand
     each step, batched, to an :class:`ImpressionRecorder`."""
 
-    def __init__(self, rec: ImpressionRecorder, core: Any, source: PropensitySource | None) -> None:
-        self.rec, self.core, self.source = rec, core, source
+    def __init__(self, rec: ImpressionRecorder, env: Any, source: PropensitySource | None) -> None:
+        self.rec, self.env, self.source = rec, env, source
         self.info: dict[str, Any] | None = None
         self.t = 0
 
@@ -140,9 +114,12 @@ class _Log:
             position, slate = (None, None) if propensities is None else propensities
             self.rec.step(self.t, self.info, slates, reward, terminated, truncated, info,
                           day=day, propensity=position, slate_propensity=slate,
-                          item_reward=item_rewards(self.core, info))
+                          item_reward=self.item_rewards(info))
         self.t += 1
         self.info = info
+
+    def item_rewards(self, info: dict[str, Any]) -> np.ndarray | None:
+        return item_rewards(self.env, info)
 
 
 def _source(policy: Any, propensity: PropensitySource | None) -> tuple[str, Any]:
@@ -185,7 +162,7 @@ class EventLogger(gym.Wrapper):
         _check(env, "EventLogger")
         label, source = _source(policy, propensity)
         self._log = _Log(ImpressionRecorder(folder, run, -1, label, 1, snapshot_every,
-                                            chunk_rows=chunk_rows), env.unwrapped.core, source)
+                                            chunk_rows=chunk_rows), env, source)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         obs, info = self.env.reset(seed=seed, options=options)
@@ -221,7 +198,7 @@ class VectorEventLogger(gym.vector.VectorWrapper):
         label, source = _source(policy, propensity)
         self._log = _Log(ImpressionRecorder(folder, run, seed, label, env.num_envs,
                                             snapshot_every, candidates=candidates,
-                                            chunk_rows=chunk_rows), env.unwrapped.core, source)
+                                            chunk_rows=chunk_rows), env, source)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         obs, info = self.env.reset(seed=seed, options=options)

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.choice import (
-    CascadeChoice,
-    DependentClickChoice,
-    MultinomialLogitChoice,
-    PositionBasedChoice,
-    ProportionalChoice,
-)
+from recarena.simulators.choice import ProportionalChoice
 from recarena.simulators.kernels import click_passes, constant, row_offsets
+from recarena.simulators.protocols import (
+    ChoiceModel,
+    InterestDynamics,
+    SignalModel,
+    check_protocol,
+)
 from recarena.simulators.records import Items, Response, UserBatch
 from recarena.simulators.users.interests import (
     EmpiricalInterests,
@@ -30,9 +30,6 @@ from recarena.simulators.users.signals import ResponseSignals
 from recarena.validation import check_float, check_int
 
 __all__ = ["UserModel"]
-
-_CHOICE_TYPES = (ProportionalChoice, MultinomialLogitChoice, CascadeChoice,
-                 PositionBasedChoice, DependentClickChoice)
 
 
 @dataclass(frozen=True)
@@ -67,30 +64,32 @@ class UserModel:
             session is the whole episode).
     """
 
-    choice: object = field(default_factory=ProportionalChoice)
+    choice: ChoiceModel = field(default_factory=ProportionalChoice)
     interest_prior: UniformInterests | FixedInterests | EmpiricalInterests = field(default_factory=UniformInterests)
-    interest_dynamics: InterestEvolution | None = field(default_factory=InterestEvolution)
+    interest_dynamics: InterestDynamics | None = field(default_factory=InterestEvolution)
     satiation: Satiation | None = None
     novelty: NoveltySeeking | None = None
     budget: TimeBudget | None = field(default_factory=TimeBudget)
     satisfaction: SatisfactionLeave | None = None
-    signals: ResponseSignals = field(default_factory=ResponseSignals)
+    signals: SignalModel = field(default_factory=ResponseSignals)
     history_length: int = 10
     clickbait: float = 0.0
     retention: ReturnModel | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.choice, _CHOICE_TYPES):
-            raise ConfigError("UserModel.choice", self.choice,
-                              "one of " + ", ".join(t.__name__ for t in _CHOICE_TYPES))
+        # the parts the world calls through a protocol: anything with the methods plugs in
+        for name, protocol, optional in (("choice", ChoiceModel, False),
+                                         ("interest_dynamics", InterestDynamics, True),
+                                         ("signals", SignalModel, False)):
+            value = getattr(self, name)
+            if not (value is None and optional):
+                check_protocol(value, protocol, f"UserModel.{name}")
         checks = (
             ("interest_prior", (UniformInterests, FixedInterests, EmpiricalInterests), False),
-            ("interest_dynamics", (InterestEvolution,), True),
             ("satiation", (Satiation,), True),
             ("novelty", (NoveltySeeking,), True),
             ("budget", (TimeBudget,), True),
             ("satisfaction", (SatisfactionLeave,), True),
-            ("signals", (ResponseSignals,), False),
             ("retention", (ReturnModel,), True),
         )
         for name, types, optional in checks:
@@ -165,31 +164,23 @@ class UserModel:
     def respond_parts(self, state: UserBatch, items: Items, rng: np.random.Generator,
                       scores: np.ndarray) -> tuple[np.ndarray, ...]:
         """The fields of :meth:`respond`'s :class:`Response` but ``left``, as a tuple."""
-        clicked, examined = self.choice.sample(scores, rng)  # type: ignore[attr-defined]
-        sig = self.signals
-        watch = sig.watch_time(items, clicked, scores,
-                               state.budget if self.budget is not None else None, rng)
-        if sig.like is None and sig.share is None and sig.follow is None:
-            # no optional signals (RecSim's envs): one all-False array for the three
-            none = np.zeros(clicked.shape, dtype=bool)
-            return clicked, examined, watch, none, none, none
-        return (clicked, examined, watch,
-                sig.binary(sig.like, items, clicked, scores, rng),
-                sig.binary(sig.share, items, clicked, scores, rng),
-                sig.binary(sig.follow, items, clicked, scores, rng))
+        clicked, examined = self.choice.sample(scores, rng)
+        watch, liked, shared, followed = self.signals.sample(
+            items, clicked, scores, state.budget if self.budget is not None else None, rng)
+        return clicked, examined, watch, liked, shared, followed
 
-    def next_state(self, state: UserBatch, items: Items, response: Response,
-                   rng: np.random.Generator, scores: np.ndarray | None = None,
-                   onehot: bool = False) -> None:
-        """Advance ``state`` in place after ``response`` to ``items``.
+    def next_state(self, state: UserBatch, items: Items, clicked: np.ndarray,
+                   watch_time: np.ndarray, rng: np.random.Generator,
+                   scores: np.ndarray | None = None, onehot: bool = False) -> None:
+        """Advance ``state`` in place after the clicks ``clicked`` (and minutes watched
+        ``watch_time``), both ``(N, K)``, on ``items``.
 
         ``scores`` must be the pre-response scores (RecSim computes the utility that
         refunds the budget before it moves the interests); ``onehot``: see :meth:`affinity`."""
-        clicked = response.clicked
         if scores is None:
             scores = self.scores(state, items, onehot)
         if self.budget is not None:
-            self.budget.update(state, items, clicked, response.watch_time, scores)
+            self.budget.update(state, items, clicked, watch_time, scores)
         if self.satisfaction is not None:
             self.satisfaction.update(state, items, clicked, scores)
         if self.interest_dynamics is not None:
@@ -197,10 +188,9 @@ class UserModel:
         if self.satiation is not None:
             self.satiation.update(state, items, clicked)
         if self.history_length:
-            self._remember(state, items, clicked, response.watch_time)
+            self._remember(state, items, clicked, watch_time)
         if self.retention is not None:
             self.retention.consume(state, items, clicked)
-        state.steps += 1
 
     def has_left(self, state: UserBatch) -> np.ndarray:
         """``(N,)`` bool: the users whose session is over."""
@@ -221,7 +211,6 @@ class UserModel:
             state.satisfaction[mask] = self.satisfaction.initial
         if self.novelty is not None:
             self.novelty.start_session(state, mask, rng)
-        state.steps[mask] = 0
         state.left[mask] = False
 
     @staticmethod

@@ -69,6 +69,20 @@ class ResponseSignals:
             if value is not None and not isinstance(value, LogisticSignal):
                 raise ConfigError(f"ResponseSignals.{name}", value, "a LogisticSignal or None")
 
+    def sample(self, items: Items, clicked: np.ndarray, scores: np.ndarray,
+               budget: np.ndarray | None, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(watch_time, liked, shared, followed)``, each ``(N, K)``, for the clicks
+        ``clicked`` on ``items`` (the :class:`~recarena.simulators.protocols.SignalModel`
+        protocol). Draws in that order; an absent signal draws nothing and is all False."""
+        watch = self.watch_time(items, clicked, scores, budget, rng)
+        if self.like is None and self.share is None and self.follow is None:
+            none = np.zeros(clicked.shape, dtype=bool)  # one all-False array for the three
+            return watch, none, none, none
+        return (watch, self.binary(self.like, items, clicked, scores, rng),
+                self.binary(self.share, items, clicked, scores, rng),
+                self.binary(self.follow, items, clicked, scores, rng))
+
     def watch_time(self, items: Items, clicked: np.ndarray, scores: np.ndarray,
                    budget: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         if self.watch == "full":

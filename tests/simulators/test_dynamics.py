@@ -11,7 +11,7 @@ import pytest
 import recarena  # noqa: F401
 from recarena.simulators.catalog import TopicQualitySampler
 from recarena.simulators.choice import MultinomialLogitChoice
-from recarena.simulators.records import Items, Response, UserBatch
+from recarena.simulators.records import Items, UserBatch
 from recarena.simulators.users import (
     InterestEvolution,
     NoveltySeeking,
@@ -29,12 +29,6 @@ def _one_hot_items(n: int, topics: list[int], quality: float = 0.0, length: floa
     k = len(topics)
     return Items(np.arange(n * k).reshape(n, k), topic, np.eye(T)[topic],
                  np.full((n, k), quality), np.full((n, k), length), topic)
-
-
-def _response(clicked: np.ndarray, watch: float = 4.0) -> Response:
-    z = np.zeros_like(clicked)
-    return Response(clicked, np.ones_like(clicked), watch * clicked, z, z, z,
-                    np.zeros(clicked.shape[0], bool))
 
 
 def test_recsim_interest_update_expected_drift() -> None:
@@ -87,13 +81,15 @@ def test_satiation_lowers_click_probability_and_recovers() -> None:
 
     fresh = p_click()
     for _ in range(5):
-        model.next_state(state, target, _response(np.ones((1, 1), bool)), np.random.default_rng(0))
+        clicked = np.ones((1, 1), bool)
+        model.next_state(state, target, clicked, 4.0 * clicked, np.random.default_rng(0))
     # satiation after 5 consumptions: sum_{j<5} 0.8^j
     np.testing.assert_allclose(state.satiation[0, 0], sum(0.8**j for j in range(5)))
     bored = p_click()
     other = _one_hot_items(1, [1])
     for _ in range(40):  # rest: consume nothing of topic 0
-        model.next_state(state, other, _response(np.zeros((1, 1), bool)), np.random.default_rng(0))
+        model.next_state(state, other, np.zeros((1, 1), bool), np.zeros((1, 1)),
+                         np.random.default_rng(0))
     rested = p_click()
     assert bored < fresh - 0.1
     assert rested == pytest.approx(fresh, abs=1e-3)
