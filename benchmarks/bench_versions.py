@@ -9,6 +9,11 @@ machine's load drift over every revision alike; the medians over rounds are show
 the range.
 
     python benchmarks/bench_versions.py c64bedf HEAD . [--rounds 6] [--steps 8000]
+    python benchmarks/bench_versions.py 35d63b1 . --vector 16384   # vector envs, N users
+
+With ``--vector N`` each env is the native vector env with N users under a random policy
+(``bench_vector.vector_rate``, about ``steps / 8000`` seconds per measurement) and its
+figure is user-steps per second as a ratio to the single CartPole-v1's steps per second.
 
 The temporary package comes first on ``PYTHONPATH``, ahead of the editable install's
 finder, and the processes run outside the checkout, so each one imports its revision.
@@ -38,8 +43,11 @@ import recarena
 sys.path.insert(0, sys.argv[1])
 from bench_single_env import steps_per_second
 
-steps, repeats, ids = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+steps, repeats, users, ids = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 def best(env_id):
+    if users and env_id != "CartPole-v1":  # the native vector env: user-steps per second
+        from bench_vector import vector_rate
+        return max(vector_rate(env_id, users, "random", steps / 8000) for _ in range(repeats))
     return max(steps_per_second(env_id, steps) for _ in range(repeats))
 base = best("CartPole-v1")
 print(json.dumps({"CartPole-v1": base, **{i: best(i) / base for i in ids},
@@ -73,6 +81,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--repeats", type=int, default=2, help="best of this many per process")
     parser.add_argument("--envs", nargs="+", default=list(DEFAULT_ENVS))
+    parser.add_argument("--vector", type=int, default=0, metavar="N",
+                        help="measure the native vector env with N users instead")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {rev: [] for rev in args.revs}
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,7 +92,7 @@ def main() -> None:
                 env = {**os.environ, "PYTHONPATH": str(root)}
                 out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "benchmarks"),
                                       str(args.steps),
-                                      str(args.repeats), *args.envs],
+                                      str(args.repeats), str(args.vector), *args.envs],
                                      cwd=tmp, env=env, check=True, capture_output=True, text=True)
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 if not row.pop("_file").startswith(str(root)):

@@ -37,6 +37,10 @@ class CoreEnv(gym.Env):
     #: Config fields holding parameter dataclasses whose own fields the constructor also
     #: takes as keywords (``gym.make(id, sensitivity=0.2)`` sets ``config.users.sensitivity``).
     nested_configs: tuple[str, ...] = ()
+    #: The function that builds the family's configuration from the family's own keyword
+    #: arguments (``cascade_config`` for Cascade-v0), or ``None``: the configuration's
+    #: fields are the only arguments.
+    builder: Any = None
     #: What the family's vector env adds to :class:`~recarena.envs.vector.CoreVectorEnv`'s
     #: documentation (its class docstring is built from it).
     vector_notes: str | None = None
@@ -59,18 +63,19 @@ class CoreEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> Any:
-        """The configuration used when none is given."""
-        raise NotImplementedError
+        """The configuration used when none is given: the :attr:`builder`'s defaults, or
+        the configuration type's."""
+        return cls.config_class() if cls.builder is None else cls.builder()
 
     @classmethod
     def config_arguments(cls, config: Any = None, own_only: bool = False) -> list[str]:
         """The keyword arguments :meth:`make_config` (and so the constructor and the vector
-        env) takes: this family's own (``shuffle`` for Cascade-v0), then the configuration's
-        fields and those of its :attr:`nested_configs`."""
+        env) takes: this family's own (its :attr:`builder`'s, e.g. ``shuffle`` for
+        Cascade-v0), then the configuration's fields and those of its
+        :attr:`nested_configs`."""
         import inspect
 
-        names = [p.name for p in inspect.signature(cls.make_config).parameters.values()
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "config"]
+        names = [] if cls.builder is None else list(inspect.signature(cls.builder).parameters)
         if own_only:
             return names
         names += [f.name for f in dataclasses.fields(cls.config_class)]
@@ -81,30 +86,27 @@ class CoreEnv(gym.Env):
         return list(dict.fromkeys(names))
 
     @classmethod
-    def make_config(cls, config: Any = None, **overrides: Any) -> Any:
+    def make_config(cls, config: Any = None, **arguments: Any) -> Any:
         """The configuration this env's constructor builds from its arguments (the vector
-        env of the same family builds its configuration through the same method)."""
-        if config is None:
-            config = cls.default_config()
-        return cls.apply_overrides(config, overrides)
+        env of the same family builds its configuration through the same method).
 
-    @classmethod
-    def family_config(cls, config: Any, build: Any, family: dict[str, Any],
-                      overrides: dict[str, Any]) -> Any:
-        """A family's :meth:`make_config`: its own arguments (``family``, ``None`` where not
-        given) either build the configuration or change a given one.
-
-        Without ``config``, ``build(**given)`` makes it (the builder holds the defaults).
-        With ``config``, a given family argument that is a configuration field
-        (``slate_size``, ``horizon``) applies to it like any other override; one that only
-        shapes what the builder makes (Cascade's ``attraction``, MovieLens' ``fitted``)
-        cannot, and is a ``ConfigError`` instead of being silently dropped.
-        """
-        given = {key: value for key, value in family.items() if value is not None}
+        The family's own arguments (its :attr:`builder`'s; ``None`` counts as not given)
+        either build the configuration or change a given one. Without ``config``, the
+        builder makes it from them (the builder holds the defaults). With ``config``, a
+        family argument that is a configuration field (``slate_size``, ``horizon``) applies
+        to it like any other override; one that only shapes what the builder makes
+        (Cascade's ``attraction``, MovieLens' ``fitted``) cannot, and is a ``ConfigError``
+        instead of being silently dropped. Every other argument overrides a configuration
+        field (:meth:`apply_overrides`)."""
+        own = cls.config_arguments(own_only=True)
+        given = {key: arguments.pop(key) for key in own
+                 if key in arguments and arguments[key] is not None}
+        for key in own:
+            arguments.pop(key, None)
         if config is None:
-            return cls.apply_overrides(build(**given), overrides)
-        fields = set(cls.config_arguments(config)) - set(cls.config_arguments(config, own_only=True))
-        fields |= {f.name for f in dataclasses.fields(cls.config_class)}
+            built = cls.builder(**given) if cls.builder is not None else cls.default_config()
+            return cls.apply_overrides(built, arguments)
+        fields = {f.name for f in dataclasses.fields(cls.config_class)}
         builder_only = [key for key in given if key not in fields]
         if builder_only:
             raise ConfigError(cls.__name__, builder_only,
@@ -112,7 +114,7 @@ class CoreEnv(gym.Env):
                               f"{', '.join(builder_only)} only shape a configuration built "
                               "from them (pass them without config=, or change the config "
                               "itself)")
-        return cls.apply_overrides(config, {**given, **overrides})
+        return cls.apply_overrides(config, {**given, **arguments})
 
     @classmethod
     def apply_overrides(cls, config: Any, overrides: dict[str, Any]) -> Any:

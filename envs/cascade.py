@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -95,25 +94,7 @@ class CascadeEnv(SlateEnv):
     [0.9, 0.1, 0.1, 0.1]
     """
 
-    vector_notes = ('With ``shuffle=True`` every user has their own permutation of the attraction probabilities.')
+    vector_notes = ("With ``shuffle=True`` every user has their own permutation of the "
+                    "attraction probabilities.")
 
-    def __init__(self, num_items: int | None = None, slate_size: int | None = None,
-                 attraction: Sequence[float] | None = None, shuffle: bool | None = None,
-                 horizon: int | None = None, render_mode: str | None = None,
-                 **overrides: Any) -> None:
-        config = self.make_config(num_items=num_items, slate_size=slate_size,
-                                  attraction=attraction, shuffle=shuffle, horizon=horizon,
-                                  **overrides)
-        super().__init__(config, render_mode=render_mode)
-
-    @classmethod
-    def make_config(cls, config: SlateEnvConfig | None = None, num_items: int | None = None,
-                    slate_size: int | None = None, attraction: Sequence[float] | None = None,
-                    shuffle: bool | None = None, horizon: int | None = None,
-                    **overrides: Any) -> SlateEnvConfig:
-        """Defaults (``None``) are :func:`cascade_config`'s: 16 items, slate of 4, Kveton's
-        attraction, shuffled per user, horizon 1000."""
-        return cls.family_config(config, cascade_config,
-                                 {"num_items": num_items, "slate_size": slate_size,
-                                  "attraction": attraction, "shuffle": shuffle,
-                                  "horizon": horizon}, overrides)
+    builder = staticmethod(cascade_config)

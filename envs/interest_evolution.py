@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from recarena.envs.slate import SlateEnv, SlateEnvConfig
 from recarena.simulators.catalog import ResampledCandidates, TopicQualitySampler
 from recarena.simulators.choice import ProportionalChoice
@@ -102,15 +100,4 @@ class InterestEvolutionEnv(SlateEnv):
     SlateSpace(num_candidates=10, slate_size=2)
     """
 
-    def __init__(self, num_candidates: int | None = None, slate_size: int | None = None,
-                 render_mode: str | None = None, **overrides: Any) -> None:
-        config = self.make_config(num_candidates=num_candidates, slate_size=slate_size, **overrides)
-        super().__init__(config, render_mode=render_mode)
-
-    @classmethod
-    def make_config(cls, config: SlateEnvConfig | None = None, num_candidates: int | None = None,
-                    slate_size: int | None = None, **overrides: Any) -> SlateEnvConfig:
-        """Defaults (``None``) are :func:`interest_evolution_config`'s: 10 candidates, slate of 2."""
-        return cls.family_config(config, interest_evolution_config,
-                                 {"num_candidates": num_candidates, "slate_size": slate_size},
-                                 overrides)
+    builder = staticmethod(interest_evolution_config)

@@ -161,6 +161,3 @@ class InterestExplorationEnv(CoreEnv):
     config_class = InterestExplorationConfig
     nested_configs = ("users", "documents")
 
-    @classmethod
-    def default_config(cls) -> InterestExplorationConfig:
-        return InterestExplorationConfig()

@@ -142,6 +142,3 @@ class LongTermSatisfactionEnv(CoreEnv):
     config_class = LongTermSatisfactionConfig
     nested_configs = ("users",)
 
-    @classmethod
-    def default_config(cls) -> LongTermSatisfactionConfig:
-        return LongTermSatisfactionConfig()

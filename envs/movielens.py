@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from recarena.envs.slate import SlateEnv, SlateEnvConfig
 from recarena.simulators.catalog import CorpusCandidates
@@ -76,18 +75,4 @@ class MovieLensEnv(SlateEnv):
     (50, 17)
     """
 
-    @classmethod
-    def make_config(cls, config: SlateEnvConfig | None = None,
-                    fitted: FittedMovieLens | None = None, num_candidates: int | None = None,
-                    slate_size: int | None = None, new_user_share: float | None = None,
-                    **overrides: Any) -> SlateEnvConfig:
-        """Defaults (``None``) are :func:`movielens_config`'s: the shipped fit, 50
-        candidates, slate of 10, 20% new users."""
-        return cls.family_config(config, movielens_config,
-                                 {"fitted": fitted, "num_candidates": num_candidates,
-                                  "slate_size": slate_size, "new_user_share": new_user_share},
-                                 overrides)
-
-    @classmethod
-    def default_config(cls) -> SlateEnvConfig:
-        return movielens_config()
+    builder = staticmethod(movielens_config)

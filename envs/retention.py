@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from recarena.envs.slate import SlateEnv, SlateEnvConfig
 from recarena.simulators.catalog import ResampledCandidates, TopicQualitySampler
 from recarena.simulators.choice import MultinomialLogitChoice
@@ -95,27 +93,9 @@ class RetentionEnv(SlateEnv):
     (0.0, 0.0)
     """
 
-    vector_notes = ("One step is one request tick for every row; each row follows its own user's calendar (a user between sessions does not idle a row: the row's next request is that user's next session), and a churned or timed-out user is replaced at once (same-step autoreset).")
+    vector_notes = ("One step is one request tick for every row; each row follows its own "
+                    "user's calendar (a user between sessions does not idle a row: the row's "
+                    "next request is that user's next session), and a churned or timed-out "
+                    "user is replaced at once (same-step autoreset).")
 
-    def __init__(self, num_candidates: int | None = None, slate_size: int | None = None,
-                 horizon_days: float | None = None, clickbait: float | None = None,
-                 engagement_weight: float | None = None, retention_weight: float | None = None,
-                 render_mode: str | None = None, **overrides: Any) -> None:
-        config = self.make_config(num_candidates=num_candidates, slate_size=slate_size,
-                                  horizon_days=horizon_days, clickbait=clickbait,
-                                  engagement_weight=engagement_weight,
-                                  retention_weight=retention_weight, **overrides)
-        super().__init__(config, render_mode=render_mode)
-
-    @classmethod
-    def make_config(cls, config: SlateEnvConfig | None = None, num_candidates: int | None = None,
-                    slate_size: int | None = None, horizon_days: float | None = None,
-                    clickbait: float | None = None, engagement_weight: float | None = None,
-                    retention_weight: float | None = None, **overrides: Any) -> SlateEnvConfig:
-        """Defaults (``None``) are :func:`retention_config`'s: 10 candidates, slate of 2,
-        30 days, clickbait 0.3, engagement weight 1, retention weight 0."""
-        return cls.family_config(config, retention_config,
-                                 {"num_candidates": num_candidates, "slate_size": slate_size,
-                                  "horizon_days": horizon_days, "clickbait": clickbait,
-                                  "engagement_weight": engagement_weight,
-                                  "retention_weight": retention_weight}, overrides)
+    builder = staticmethod(retention_config)

@@ -239,12 +239,9 @@ class ShortVideoEnv(CoreEnv):
     ['comment', 'follow', 'gift', 'like', 'share', 'skip', 'watch_time']
     """
 
-    vector_notes = ('``info["signals"]`` holds ``(N, K)`` arrays and ``info["costs"]`` ``(N,)`` arrays.')
+    vector_notes = '``info["signals"]`` holds ``(N, K)`` arrays, ``info["costs"]`` ``(N,)``.'
 
     core_class = ShortVideoCore
     config_class = ShortVideoConfig
     nested_configs = ("users",)
 
-    @classmethod
-    def default_config(cls) -> ShortVideoConfig:
-        return ShortVideoConfig()

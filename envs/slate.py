@@ -450,7 +450,3 @@ class SlateEnv(CoreEnv):
     #: The configuration type this family takes.
     config_class = SlateEnvConfig
 
-    @classmethod
-    def default_config(cls) -> SlateEnvConfig:
-        """The configuration used when none is given."""
-        return SlateEnvConfig()
