@@ -300,18 +300,21 @@ def first_row_info(info: dict[str, Any]) -> dict[str, Any]:
     are unmasked: ``key`` is kept only where its mask ``_key`` is True in row 0, and the
     masks themselves are dropped."""
     out: dict[str, Any] = {}
+    masks = None
     for key, value in info.items():
-        if key[:1] == "_":
-            continue
-        mask = info.get("_" + key)
-        if mask is not None and not mask[0]:
-            continue
-        if type(value) is np.ndarray:
+        kind = type(value)
+        if kind is np.ndarray:
             out[key] = value[0]
-        elif isinstance(value, dict):
+        elif kind is dict:
             out[key] = first_row_info(value)
         elif isinstance(value, tuple):  # a NamedTuple of arrays
             out[key] = value._make(map(first_row, value))
         else:
             out[key] = value
+        if key[0] == "_":
+            masks = [key] if masks is None else [*masks, key]
+    if masks is not None:
+        for mask in masks:
+            if not out.pop(mask):
+                out.pop(mask[1:], None)
     return out

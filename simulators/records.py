@@ -19,7 +19,7 @@ import numpy as np
 from recarena.errors import ConfigError
 from recarena.simulators.kernels import identity, row_offsets
 
-__all__ = ["Catalog", "ChoiceOutcome", "Items", "OneHotRows", "Response", "UserBatch"]
+__all__ = ["ArrayState", "Catalog", "ChoiceOutcome", "Items", "OneHotRows", "Response", "UserBatch"]
 
 
 class OneHotRows:
@@ -243,7 +243,31 @@ class Catalog:
 
 
 @dataclass(eq=False)
-class UserBatch:
+class ArrayState:
+    """Mutable state of N users as arrays with a leading N axis; subclasses add fields
+    (:class:`UserBatch`, the compact worlds' states)."""
+
+    user_id: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of users N."""
+        return int(self.user_id.shape[0])
+
+    def copy(self) -> ArrayState:
+        """A deep copy (for snapshots and common-random-number comparisons)."""
+        return type(self)(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def assign(self, rows: np.ndarray, other: ArrayState) -> None:
+        """Overwrite the users at ``rows`` (int indices) with the users of ``other`` (same
+        field set, same order)."""
+        theirs = vars(other)  # (the instance dicts hold exactly the fields: cheaper than fields())
+        for name, arr in vars(self).items():
+            arr[rows] = theirs[name]
+
+
+@dataclass(eq=False)
+class UserBatch(ArrayState):
     """Mutable state of N users, one array per quantity (no per-user objects).
 
     Components that a user model does not use leave their arrays at zero width or zero.
@@ -270,7 +294,6 @@ class UserBatch:
         last_gap: float64 ``(N,)``; days between the last two sessions (0 before a return).
     """
 
-    user_id: np.ndarray
     interests: np.ndarray
     budget: np.ndarray
     satiation: np.ndarray
@@ -314,18 +337,3 @@ class UserBatch:
             sessions=np.ones(n, dtype=np.int64),
             last_gap=np.zeros(n),
         )
-
-    @property
-    def size(self) -> int:
-        """Number of users N."""
-        return int(self.user_id.shape[0])
-
-    def copy(self) -> UserBatch:
-        """A deep copy (for snapshots and common-random-number comparisons)."""
-        return UserBatch(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
-
-    def assign(self, rows: np.ndarray, other: UserBatch) -> None:
-        """Overwrite users ``rows`` (int indices) with the users of ``other`` (same order)."""
-        theirs = vars(other)  # (the instance dicts hold exactly the fields: cheaper than fields())
-        for name, arr in vars(self).items():
-            arr[rows] = theirs[name]

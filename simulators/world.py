@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.kernels import constant
 from recarena.simulators.protocols import CandidateSource, check_protocol
-from recarena.simulators.records import Items, Response, UserBatch
+from recarena.simulators.records import ArrayState, Items, Response, UserBatch
 from recarena.simulators.users.model import UserModel
 from recarena.validation import check_int
 
@@ -83,26 +82,6 @@ def take_rows(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         return np.take_along_axis(arr, idx, axis=1)
     return np.take_along_axis(arr, idx.reshape(idx.shape + (1,) * (arr.ndim - 2)), axis=1)
-
-
-@dataclass
-class ArrayState:
-    """Mutable state of N users as arrays with a leading N axis; subclasses add fields."""
-
-    user_id: np.ndarray
-
-    @property
-    def size(self) -> int:
-        return int(self.user_id.shape[0])
-
-    def copy(self) -> ArrayState:
-        return type(self)(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
-
-    def assign(self, rows: np.ndarray, other: ArrayState) -> None:
-        """Overwrite the users at ``rows`` with the users of ``other`` (same field set)."""
-        theirs = vars(other)  # (the instance dicts hold exactly the fields: cheaper than fields())
-        for name, arr in vars(self).items():
-            arr[rows] = theirs[name]
 
 
 class ArrayWorld:
