@@ -194,7 +194,6 @@ class SlateCore(EnvCore):
         world = SlateWorld(config.user_model, src, config.slate_size)
         self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                   for k, w in config.reward_weights.items() if w != 0.0)
-        self._watch_only = self.reward_terms == (("watch_time", 1.0),)
         #: whether users return between sessions (a retention model)
         self.retention = self.has_calendar = config.user_model.retention is not None
         self.attraction_link = getattr(config.user_model.choice, "link", None)
@@ -311,28 +310,17 @@ class SlateCore(EnvCore):
         return np.minimum(state.last_gap[rows], self.max_day).astype(np.float32)[:, None]
 
     def rewards(self, out: WorldStep) -> np.ndarray:
-        """``(N,)`` float64 rewards of a step."""
+        """``(N,)`` float64 rewards of a step: the weighted signals summed over the slate,
+        and the retention term on the requests that end a session."""
         resp = out.response
-        if self._watch_only:  # RecSim's reward, the watch time alone: its row sum as it is
-            return row_sum(resp.watch_time)
-        reward = None
+        reward = np.zeros(resp.clicked.shape[0])
         for attr, weight in self.reward_terms:
             if attr == "return_gap":
-                if reward is None:
-                    reward = np.zeros(resp.clicked.shape[0])
-                gap = out.return_gap
-                ended = ~np.isnan(gap)
-                reward[ended] -= weight * np.minimum(gap[ended], self.config.churn_days)
-                continue
-            term = row_sum(getattr(resp, attr))
-            if reward is not None:
-                reward += weight * term
-            elif weight > 0.0:  # 0.0 + w * s is w * s: signals are >= 0, so no -0.0 arises
-                reward = term if weight == 1.0 and term.dtype == np.float64 else weight * term
+                ended = ~np.isnan(out.return_gap)
+                reward[ended] -= weight * np.minimum(out.return_gap[ended], self.config.churn_days)
             else:
-                reward = np.zeros(resp.clicked.shape[0])
-                reward += weight * term
-        return np.zeros(resp.clicked.shape[0]) if reward is None else reward
+                reward += weight * row_sum(getattr(resp, attr))
+        return reward
 
     def truncated(self, out: WorldStep) -> np.ndarray:
         """At the step ``horizon``, or when the user's next session starts at or after
