@@ -2,8 +2,18 @@
 simulator objects: engagement, long-term outcomes, diversity and filter bubbles, fairness,
 confidence intervals across seeds, and the run report."""
 
-from recarena.analysis import diversity, engagement, fairness, long_term, stats
-from recarena.analysis.summary import METRICS, aggregate, unit_metrics
+from recarena._lazy import lazy_exports
 
-__all__ = ["METRICS", "aggregate", "diversity", "engagement", "fairness", "long_term", "stats",
-           "unit_metrics"]
+_EXPORTS = {
+    "METRICS": ".summary",
+    "aggregate": ".summary",
+    "diversity": ".diversity",
+    "engagement": ".engagement",
+    "fairness": ".fairness",
+    "long_term": ".long_term",
+    "stats": ".stats",
+    "unit_metrics": ".summary",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

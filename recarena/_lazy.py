@@ -19,14 +19,18 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package: str, exports: dict[str, str]
                  ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package`` whose public names live in ``exports``
-    (name -> module path, absolute or relative to the package)."""
+    (name -> module path, absolute or relative to the package). A name whose module path
+    ends in the name itself (``"diversity": ".diversity"``) is that submodule."""
 
     def __getattr__(name: str) -> Any:
         try:
             where = exports[name]
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        return getattr(importlib.import_module(where, package), name)
+        module = importlib.import_module(where, package)
+        if where.rpartition(".")[2] == name:
+            return module
+        return getattr(module, name)
 
     def __dir__() -> list[str]:
         return sorted(exports)

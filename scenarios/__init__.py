@@ -2,15 +2,19 @@
 (:mod:`~recarena.scenarios.runner`) and the built-in scenarios in ``builtin/*.toml``
 (``recarena list scenarios``)."""
 
-from recarena.scenarios.runner import finalize, run_scenario, run_unit
-from recarena.scenarios.spec import (
-    Scenario,
-    builtin_scenarios,
-    describe_schema,
-    load_scenario,
-    parse_set,
-    scenario_from_dict,
-)
+from recarena._lazy import lazy_exports
 
-__all__ = ["Scenario", "builtin_scenarios", "describe_schema", "finalize", "load_scenario",
-           "parse_set", "run_scenario", "run_unit", "scenario_from_dict"]
+_EXPORTS = {
+    "Scenario": ".spec",
+    "builtin_scenarios": ".spec",
+    "describe_schema": ".spec",
+    "finalize": ".runner",
+    "load_scenario": ".spec",
+    "parse_set": ".spec",
+    "run_scenario": ".runner",
+    "run_unit": ".runner",
+    "scenario_from_dict": ".spec",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -91,6 +91,8 @@ RUNTIME = {
     "recarena.envs.slate": ({"envs", "simulators"}, {"gymnasium"}),
     "recarena.agents": ({"envs", "agents"}, {"gymnasium"}),
     "recarena.eventlog": ({"envs"}, {"gymnasium"}),
+    "recarena.analysis": ({"envs", "analysis"}, {"gymnasium"}),
+    "recarena.scenarios": ({"envs", "scenarios"}, {"gymnasium"}),
 }
 
 
