@@ -36,6 +36,7 @@ run and its workers are gone.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -56,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from recarena.errors import ConfigError, RecArenaError
-from recarena.scenarios.spec import Scenario, combine_errors, scenario_from_dict
+from recarena.scenarios.spec import EnvSection, Scenario, combine_errors, scenario_from_dict
 from recarena.validation import check_int
 
 __all__ = ["Unit", "check_scenario", "check_writable", "finalize", "run_scenario", "run_unit",
@@ -80,18 +81,38 @@ def units_of(spec: Scenario) -> list[Unit]:
     return [Unit(s, p.name) for s in spec.run.seed_list() for p in spec.policies]
 
 
-def _env_id(env_id: str) -> str:
-    return env_id if env_id.startswith("recarena/") else f"recarena/{env_id}"
+def _env_id(env: EnvSection) -> str:
+    """The full id the scenario's env section names: a recarena id (the ``recarena/``
+    namespace may be left out) or, after importing ``env.module``, an id that module
+    registered, as written."""
+    import gymnasium as gym
+
+    import recarena
+
+    if env.module is not None:
+        try:
+            importlib.import_module(env.module)
+        except ImportError as exc:
+            raise ConfigError("env.module", env.module,
+                              f"an importable Python module ({exc})") from None
+        if env.id in gym.registry:
+            if gym.spec(env.id).vector_entry_point is None:
+                raise ConfigError("env.id", env.id, "an id registered with a vector_entry_point "
+                                  "(the runner steps a unit's users as one vector env)")
+            return env.id
+    env_id = env.id if env.id.startswith("recarena/") else f"recarena/{env.id}"
+    if env_id not in recarena.list_envs():
+        extra = ("" if env.module is None else
+                 f", or an id that importing env.module {env.module!r} registers")
+        raise ConfigError("env.id", env.id,
+                          "a registered id: " + ", ".join(recarena.list_envs()) + extra)
+    return env_id
 
 
 def _make_env(spec: Scenario, users: int) -> Any:
     import gymnasium as gym
 
-    import recarena
-
-    env_id = _env_id(spec.env.id)
-    if env_id not in recarena.list_envs():
-        raise ConfigError("env.id", spec.env.id, "a registered id: " + ", ".join(recarena.list_envs()))
+    env_id = _env_id(spec.env)
     config = dict(spec.env.config)
     if spec.run.days is not None:
         if "horizon_days" in config:
@@ -158,7 +179,7 @@ def check_scenario(spec: Scenario) -> dict[str, Any]:
         base = env.unwrapped
         with np.printoptions(threshold=6, edgeitems=2):  # catalogs are long arrays
             config_text = repr(base.config)
-        return {"env_id": _env_id(spec.env.id), "env_config": config_text,
+        return {"env_id": _env_id(spec.env), "env_config": config_text,
                 "num_items": base.num_items, "num_candidates": int(base.num_candidates),
                 "slate_size": int(base.slate_size)}
     finally:

@@ -38,6 +38,7 @@ __all__ = ["Scenario", "builtin_scenarios", "combine_errors", "describe_schema",
            "load_scenario", "parse_set", "scenario_from_dict", "scenario_text"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 PLOTS = ("reward_over_time", "ctr_over_time", "cumulative_return", "retention",
          "interest_entropy", "lorenz", "fairness_relevance", "regret")
 
@@ -74,6 +75,21 @@ class EnvSection(_Strict):
     config: dict[str, Any] = Field(default_factory=dict,
                                    description="keyword arguments of the env constructor "
                                                "(e.g. shuffle = false for Cascade-v0)")
+    module: str | None = Field(None,
+                               description="a Python module imported before the env is built, "
+                                           "in the run's process and in every worker: one "
+                                           "that registers env ids of its own "
+                                           "(gymnasium.register, e.g. an env whose users or "
+                                           "candidates are Python objects, which TOML cannot "
+                                           "hold); env.id may then name such an id, written "
+                                           "in full")
+
+    @field_validator("module")
+    @classmethod
+    def _module(cls, v: str | None) -> str | None:
+        if v is not None and not _MODULE.fullmatch(v):
+            raise ValueError("a dotted Python module name such as 'mypackage.envs'")
+        return v
 
 
 class RunSection(_Strict):

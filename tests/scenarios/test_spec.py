@@ -55,6 +55,8 @@ BAD = [
     ({"run": {"days": 0}}, "run.days", "greater than 0"),
     ({"log": {"snapshot_every": -1}}, "log.snapshot_every", "greater than or equal to 0"),
     ({"report": {"plots": ["pie"]}}, "report.plots.0", "reward_over_time"),
+    ({"env": {"id": "recarena/Cascade-v0", "module": "my envs"}}, "env.module",
+     "a dotted Python module name"),
 ]
 
 
@@ -83,6 +85,13 @@ def test_bad_scenario_values(change: dict, path: str, expected: str) -> None:
     ({"env": {"id": "recarena/ShortVideo-v0"}, "run": {"days": 7}}, "run.days"),
     ({"env": {"id": "recarena/Retention-v0", "config": {"horizon_days": 3}}, "run": {"days": 7}},
      "not both"),
+    ({"env": {"id": "my/Env-v0", "module": "no_such_module_here"}},
+     "env.module: expected an importable Python module (No module named"),
+    ({"env": {"id": "my/Env-v0", "module": "json"}},
+     "env.id: expected a registered id: .*, or an id that importing env.module 'json' registers"),
+    ({"env": {"id": "Pendulum-v1", "module": "json"}}, "env.id: expected an id registered with "
+                                                       "a vector_entry_point"),
+    ({"env": {"id": "my/Env-v0"}}, "env.id: expected a registered id: recarena/"),
 ])
 def test_bad_env_and_policy_fail_before_running(change: dict, expected: str) -> None:
     spec = scenario_from_dict({**BASE, **change})
