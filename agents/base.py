@@ -265,16 +265,15 @@ def env_spec(env: Any) -> EnvSpec:
         made = env = gym.make(env)
     try:
         base = getattr(env, "unwrapped", env)
-        core = getattr(base, "core", None)
-        if core is None:
+        if not all(hasattr(base, name) for name in ("num_candidates", "slate_size", "num_items")):
             raise ConfigError("env", env, "a recarena env id, env or vector env")
         space = getattr(base, "single_observation_space", None) or base.observation_space
         spec = getattr(env, "spec", None)
         return EnvSpec(
             env_id=getattr(spec, "id", None),
-            num_candidates=int(core.num_candidates),
-            slate_size=int(core.slate_size),
-            num_items=getattr(core, "num_items", None),
+            num_candidates=int(base.num_candidates),
+            slate_size=int(base.slate_size),
+            num_items=base.num_items,
             observation_shapes={key: tuple(sub.shape) for key, sub in space.spaces.items()},
         )
     finally:

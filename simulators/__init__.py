@@ -2,7 +2,8 @@
 
 * :mod:`~recarena.simulators.records`: typed records (``Items``, ``Response``, ``UserBatch``,
   ``Catalog``).
-* :mod:`~recarena.simulators.protocols`: what a choice model and a candidate source provide.
+* :mod:`~recarena.simulators.protocols`: what the world asks of its parts (choice model,
+  candidate source, interest dynamics, response signals), as runtime-checkable protocols.
 * :mod:`~recarena.simulators.kernels`: the numpy call-overhead kernels the other modules use.
 * :mod:`~recarena.simulators.catalog`: item samplers and candidate sets.
 * :mod:`~recarena.simulators.choice`: click/choice models.

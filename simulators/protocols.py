@@ -33,7 +33,8 @@ __all__ = [
 
 @runtime_checkable
 class ChoiceModel(Protocol):
-    """Turns per-position scores of a batch of slates into clicks."""
+    """Turns per-position scores of a batch of slates into clicks. An optional ``link``
+    (scores -> attraction probabilities) adds ``attraction`` to the envs' oracle."""
 
     def sample(self, scores: np.ndarray, rng: np.random.Generator) -> ChoiceOutcome:
         """Clicks and examined positions, bool ``(N, K)`` each, for ``scores`` ``(N, K)``

@@ -68,12 +68,15 @@ _AHEAD_ITEMS = 1024
 
 
 def _read_only(items: Items) -> Items:
-    """``items`` with the arrays that envs hand out without copies (ids, quality, length)
-    marked read-only; views of them are read-only too."""
-    items.item_id.flags.writeable = False
-    items.quality.flags.writeable = False
-    items.length.flags.writeable = False
-    return items
+    """``items`` with read-only views of the arrays that envs hand out without copies (ids,
+    quality, length): nobody downstream can write to them, and a source that hands out
+    its own stored arrays keeps them writable."""
+    views = []
+    for arr in (items.item_id, items.quality, items.length):
+        view = arr.view()
+        view.flags.writeable = False
+        views.append(view)
+    return items._replace(item_id=views[0], quality=views[1], length=views[2])
 
 
 # --------------------------------------------------------------------------- array worlds
@@ -146,13 +149,15 @@ class ArrayWorld:
         fresh.user_id[:] = np.arange(self._next_user_id, self._next_user_id + rows.size)
         self._next_user_id += rows.size
         self.state.assign(rows, fresh)
+        self.steps = self.steps.copy()  # (step records hold the old counts)
         self.steps[rows] = 0
         return fresh.user_id
 
     def count_step(self) -> np.ndarray:
-        """Count one more slate for every row; the counts after it (a new array)."""
-        self.steps += 1
-        return self.steps.copy()
+        """Count one more slate for every row; the counts after it. The counter is a new
+        array each step, so a step record's ``steps`` never changes afterwards."""
+        self.steps = self.steps + 1
+        return self.steps
 
     def draw_candidates(self, n: int) -> Any:
         cands, used = self.sample_candidates(n, self._rngs[1], self._next_item_id)
