@@ -125,7 +125,7 @@ class EnvCore:
     ``__init__`` and implement :meth:`observe`, :meth:`rewards`, :meth:`oracle` and, when
     the family has user entries in its observation (:attr:`user_keys`),
     :meth:`observe_user`. Optional hooks: :meth:`truncated` (more end conditions),
-    :meth:`slate_meta` and :meth:`extra_info` (more info), :meth:`item_rewards`.
+    :meth:`slate_info` and :meth:`extra_info` (more info), :meth:`item_rewards`.
     """
 
     #: observation entries that describe the user (refreshed when a user is replaced);
@@ -179,9 +179,9 @@ class EnvCore:
             return np.zeros(out.gone.shape, dtype=bool)
         return out.steps >= horizon
 
-    def slate_meta(self, out: Any) -> dict[str, np.ndarray]:
-        """Public metadata of the shown items, ``(N, K)`` each: ``topic`` and/or
-        ``creator_id`` where the family has them (a platform knows both)."""
+    def slate_info(self, out: Any) -> dict[str, np.ndarray]:
+        """Public metadata of the shown items, ``(N, K)`` each: ``slate_topics`` and/or
+        ``slate_creator_ids`` where the family has them (a platform knows both)."""
         return {}
 
     def extra_info(self, out: Any) -> dict[str, Any]:
@@ -241,12 +241,8 @@ class EnvCore:
         """What happened in the step: ``response``, ``examined``, ``slate_item_ids`` and,
         where the family has them, ``slate_topics`` / ``slate_creator_ids``, then
         :meth:`extra_info`."""
-        info = {"response": out.response, "examined": out.response.examined,
-                "slate_item_ids": out.item_id}
-        for key, arr in self.slate_meta(out).items():
-            info[f"slate_{key}s"] = arr
-        info.update(self.extra_info(out))
-        return info
+        return {"response": out.response, "examined": out.response.examined,
+                "slate_item_ids": out.item_id, **self.slate_info(out), **self.extra_info(out)}
 
     def user_info(self) -> dict[str, Any]:
         """Who is in each row now: ``user_id``, ``candidate_ids`` and the ``oracle``."""
@@ -284,7 +280,7 @@ class EnvCore:
         r = out.response
         if not detail:
             return [head + f" clicked={r.clicked[row].astype(int).tolist()}"]
-        meta = self.slate_meta(out)
+        meta = {key[6:-1]: arr for key, arr in self.slate_info(out).items()}  # slate_topics -> topic
         return [head] + [
             f"  #{k} item={int(out.item_id[row, k])}"
             + "".join(f" {key}={int(arr[row, k])}" for key, arr in meta.items())
@@ -300,21 +296,20 @@ def first_row_info(info: dict[str, Any]) -> dict[str, Any]:
     are unmasked: ``key`` is kept only where its mask ``_key`` is True in row 0, and the
     masks themselves are dropped."""
     out: dict[str, Any] = {}
-    masks = None
+    masks: list[str] = []
     for key, value in info.items():
         kind = type(value)
         if kind is np.ndarray:
             out[key] = value[0]
+            if key[0] == "_":
+                masks.append(key)
         elif kind is dict:
             out[key] = first_row_info(value)
         elif isinstance(value, tuple):  # a NamedTuple of arrays
             out[key] = value._make(map(first_row, value))
         else:
             out[key] = value
-        if key[0] == "_":
-            masks = [key] if masks is None else [*masks, key]
-    if masks is not None:
-        for mask in masks:
-            if not out.pop(mask):
-                out.pop(mask[1:], None)
+    for mask in masks:
+        if not out.pop(mask):
+            out.pop(mask[1:], None)
     return out

@@ -74,8 +74,8 @@ class InterestExplorationCore(EnvCore):
         world = ExplorationWorld(config.users, config.documents, c, k)
         super().__init__(config, world, c, k, space)
 
-    def slate_meta(self, out: ExplorationStep) -> dict[str, np.ndarray]:
-        return {"topic": out.topic}
+    def slate_info(self, out: ExplorationStep) -> dict[str, np.ndarray]:
+        return {"slate_topics": out.topic}
 
     def observe(self, out: ExplorationStep | None) -> dict[str, np.ndarray]:
         cands = self.world.candidates if out is None else out.candidates

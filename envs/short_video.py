@@ -155,9 +155,10 @@ class ShortVideoCore(EnvCore):
         return {s: (1.0 if s == "skip" else -1.0) * out.signals[SIGNALS.index(s)].sum(axis=1)
                 for s in self.config.cost_signals}
 
-    def slate_meta(self, out: ShortVideoStep) -> dict[str, np.ndarray]:
+    def slate_info(self, out: ShortVideoStep) -> dict[str, np.ndarray]:
         corpus = self.world.corpus
-        return {"topic": corpus.topic[out.item_id], "creator_id": corpus.creator[out.item_id]}
+        return {"slate_topics": corpus.topic[out.item_id],
+                "slate_creator_ids": corpus.creator[out.item_id]}
 
     def extra_info(self, out: ShortVideoStep) -> dict[str, Any]:
         """``signals`` (every signal, ``(N, K)``) and ``costs`` (``(N,)`` each)."""

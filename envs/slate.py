@@ -312,15 +312,16 @@ class SlateCore(EnvCore):
     def rewards(self, out: WorldStep) -> np.ndarray:
         """``(N,)`` float64 rewards of a step: the weighted signals summed over the slate,
         and the retention term on the requests that end a session."""
-        resp = out.response
-        reward = np.zeros(resp.clicked.shape[0])
+        reward = None
         for attr, weight in self.reward_terms:
             if attr == "return_gap":
+                term = np.zeros(out.gone.shape[0])
                 ended = ~np.isnan(out.return_gap)
-                reward[ended] -= weight * np.minimum(out.return_gap[ended], self.config.churn_days)
+                term[ended] -= weight * np.minimum(out.return_gap[ended], self.config.churn_days)
             else:
-                reward += weight * row_sum(getattr(resp, attr))
-        return reward
+                term = weight * row_sum(getattr(out.response, attr))
+            reward = term if reward is None else reward + term
+        return np.zeros(out.gone.shape[0]) if reward is None else reward
 
     def truncated(self, out: WorldStep) -> np.ndarray:
         """At the step ``horizon``, or when the user's next session starts at or after
@@ -363,8 +364,8 @@ class SlateCore(EnvCore):
         return oracle
 
 
-    def slate_meta(self, out: WorldStep) -> dict[str, np.ndarray]:
-        return {"topic": out.slate.topic, "creator_id": out.slate.creator_id}
+    def slate_info(self, out: WorldStep) -> dict[str, np.ndarray]:
+        return {"slate_topics": out.slate.topic, "slate_creator_ids": out.slate.creator_id}
 
     def extra_info(self, out: WorldStep) -> dict[str, Any]:
         """With a retention model: ``day``, ``session_ended`` and ``return_gap`` (masked by
