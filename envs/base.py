@@ -8,14 +8,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from recarena.envs.core import CoreStep, EnvCore, first_rows
+from recarena.envs.core import CoreFacts, CoreStep, EnvCore, first_rows
 from recarena.envs.spaces import SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 
 __all__ = ["CoreEnv"]
 
 
-class CoreEnv(gym.Env):
+class CoreEnv(CoreFacts, gym.Env):
     """One user's episode: an :class:`~recarena.envs.core.EnvCore` with one row.
 
     A family names its :attr:`core_class` and :attr:`config_class` and gives
@@ -25,11 +25,12 @@ class CoreEnv(gym.Env):
     observation's, the reward's and the info's (:meth:`EnvCore.first_row_info`).
 
     Public facts for wrappers, runners and agents (instead of the core's internals):
-    :attr:`num_candidates`, :attr:`slate_size`, :attr:`num_items`, :meth:`calendar_day`,
-    :meth:`item_rewards`.
+    :attr:`num_candidates`, :attr:`slate_size` and those of
+    :class:`~recarena.envs.core.CoreFacts` (:attr:`num_items`, :meth:`calendar_day`, ...).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    single = True
     #: The batched machinery behind the env (and behind its vector env).
     core_class: type[EnvCore] = EnvCore
     #: The configuration type this family takes.
@@ -140,37 +141,6 @@ class CoreEnv(gym.Env):
         return config.replace(**changes) if changes else config
 
 
-    # ----------------------------------------------------------------- public facts
-    @property
-    def num_items(self) -> int | None:
-        """Size of the item catalog candidates come from; ``None`` when every step brings
-        new items (id-based policies need a catalog)."""
-        return self.core.num_items
-
-    @property
-    def has_calendar(self) -> bool:
-        """Whether users have a calendar (days pass between sessions; :meth:`calendar_day`)."""
-        return self.core.has_calendar
-
-    @property
-    def steps(self) -> int:
-        """Slates shown to the current user so far (0 before the first step)."""
-        return int(self.world.steps[0]) if self.world.state is not None else 0
-
-    def calendar_day(self) -> float | None:
-        """The current user's calendar day, or ``None`` for a family without a calendar."""
-        day = self.core.calendar_day() if self.world.state is not None else None
-        return None if day is None else float(day[0])
-
-    def item_rewards(self, info: dict[str, Any]) -> np.ndarray | None:
-        """``(K,)``: the part of the last step's reward each shown item earned, from that
-        step's ``info``; ``None`` when the family's reward does not split over items."""
-        from recarena.envs.core import batch_info
-
-        batched = batch_info(info)
-        out = self.core.item_rewards(batched["response"], batched)
-        return None if out is None else out[0]
-
     def snapshot(self) -> tuple:
         """The env's full state (world, random streams, step counter) for :meth:`restore`."""
         return (self.world.snapshot(), self._done, self._last)
@@ -210,7 +180,7 @@ class CoreEnv(gym.Env):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        lines = [f"step {self.steps}"]
+        lines = [f"step {self.steps if self.world.state is not None else 0}"]
         if self.world.state is not None:
             lines += self.core.render_row(0, None if self._last is None else self._last.out,
                                           detail=True)

@@ -35,7 +35,7 @@ from gymnasium import spaces
 from recarena.errors import ConfigError
 from recarena.validation import check_int
 
-__all__ = ["CoreStep", "EnvConfig", "EnvCore", "Finished", "batch_info", "first_row",
+__all__ = ["CoreFacts", "CoreStep", "EnvConfig", "EnvCore", "Finished", "batch_info", "first_row",
            "first_row_info", "first_rows", "replace_fields"]
 
 #: ``first_row(a)`` is ``a[0]``; mapped over a batch, it is applied in C, not a Python loop.
@@ -286,6 +286,48 @@ class EnvCore:
             + "".join(f" {key}={int(arr[row, k])}" for key, arr in meta.items())
             + f" clicked={bool(r.clicked[row, k])} watch={r.watch_time[row, k]:.3g}"
             for k in range(self.slate_size)]
+
+
+class CoreFacts:
+    """Public facts of an env over an :class:`EnvCore`, for wrappers, runners and agents
+    (instead of the core's internals). The vector env gives every row; the single env
+    (``single = True``) row 0, and takes and gives its own (unbatched) info."""
+
+    core: EnvCore
+    single: bool = False
+
+    def _rows(self, batch: np.ndarray) -> Any:
+        return batch[0] if self.single else batch
+
+    @property
+    def num_items(self) -> int | None:
+        """Size of the item catalog candidates come from; ``None`` when every step brings
+        new items (id-based policies need a catalog)."""
+        return self.core.num_items
+
+    @property
+    def has_calendar(self) -> bool:
+        """Whether users have a calendar (days pass between sessions; :meth:`calendar_day`)."""
+        return self.core.has_calendar
+
+    @property
+    def steps(self) -> Any:
+        """Slates shown to each row's current user so far (row 0's in a single env)."""
+        return self._rows(self.core.world.steps.copy())
+
+    def calendar_day(self) -> Any:
+        """Each row's current user's calendar day, or ``None`` without a calendar (or
+        before the first reset)."""
+        day = None if self.core.world.state is None else self.core.calendar_day()
+        return None if day is None else self._rows(day)
+
+    def item_rewards(self, info: dict[str, Any]) -> np.ndarray | None:
+        """``(N, K)`` (``(K,)`` in a single env): the part of a step's reward each shown
+        item earned, from that step's ``info``; ``None`` when the family's reward does not
+        split over items."""
+        batched = batch_info(info) if self.single else info
+        out = self.core.item_rewards(batched["response"], batched)
+        return None if out is None else self._rows(out)
 
 
 def first_row_info(info: dict[str, Any]) -> dict[str, Any]:

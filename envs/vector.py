@@ -22,7 +22,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from recarena.envs.base import CoreEnv
-from recarena.envs.core import CoreStep
+from recarena.envs.core import CoreFacts, CoreStep
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.world import WorldSnapshot
@@ -39,7 +39,7 @@ class VectorSnapshot(NamedTuple):
     needs_reset: bool
 
 
-class CoreVectorEnv(gym.vector.VectorEnv):
+class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
     """N users of an env family, simulated as one batch: its core with N rows.
 
     **Spaces**: ``single_observation_space`` and ``single_action_space`` are the single
@@ -164,32 +164,6 @@ class CoreVectorEnv(gym.vector.VectorEnv):
             info["_final_info"] = done.copy()
             self._returns[rows] = 0.0
         return step.obs, step.rewards, step.terminated, step.truncated, info
-
-    # ----------------------------------------------------------------- public facts
-    @property
-    def num_items(self) -> int | None:
-        """Size of the item catalog candidates come from; ``None`` when every step brings
-        new items."""
-        return self.core.num_items
-
-    @property
-    def has_calendar(self) -> bool:
-        """Whether users have a calendar (days pass between sessions; :meth:`calendar_day`)."""
-        return self.core.has_calendar
-
-    @property
-    def steps(self) -> np.ndarray:
-        """``(N,)`` slates shown to each row's current user (a copy)."""
-        return self.world.steps.copy()
-
-    def calendar_day(self) -> np.ndarray | None:
-        """``(N,)`` each row's current user's calendar day, or ``None`` without a calendar."""
-        return None if self.world.state is None else self.core.calendar_day()
-
-    def item_rewards(self, info: dict[str, Any]) -> np.ndarray | None:
-        """``(N, K)``: the part of a step's reward each shown item earned, from that step's
-        ``info``; ``None`` when the family's reward does not split over items."""
-        return self.core.item_rewards(info["response"], info)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

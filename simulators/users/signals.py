@@ -76,12 +76,11 @@ class ResponseSignals:
         ``clicked`` on ``items`` (the :class:`~recarena.simulators.protocols.SignalModel`
         protocol). Draws in that order; an absent signal draws nothing and is all False."""
         watch = self.watch_time(items, clicked, scores, budget, rng)
-        if self.like is None and self.share is None and self.follow is None:
-            none = np.zeros(clicked.shape, dtype=bool)  # one all-False array for the three
-            return watch, none, none, none
-        return (watch, self.binary(self.like, items, clicked, scores, rng),
-                self.binary(self.share, items, clicked, scores, rng),
-                self.binary(self.follow, items, clicked, scores, rng))
+        none = np.zeros(clicked.shape, dtype=bool)  # (one all-False array for absent signals)
+        flags = [none if signal is None
+                 else clicked & (rng.random(clicked.shape) < signal.probability(items, scores))
+                 for signal in (self.like, self.share, self.follow)]
+        return watch, flags[0], flags[1], flags[2]
 
     def watch_time(self, items: Items, clicked: np.ndarray, scores: np.ndarray,
                    budget: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
@@ -97,9 +96,3 @@ class ResponseSignals:
             return np.minimum(watch, np.maximum(budget, 0.0)[:, None],
                               out=np.zeros(watch.shape), where=clicked)
         return watch * clicked.astype(np.float64)  # (a float product: mixed float * bool casts per call)
-
-    def binary(self, signal: LogisticSignal | None, items: Items, clicked: np.ndarray,
-               scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if signal is None:
-            return np.zeros(clicked.shape, dtype=bool)
-        return clicked & (rng.random(clicked.shape) < signal.probability(items, scores))
