@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# pytest-xdist worker processes for `make test` (the suite is xdist-safe; 2 fits a 2-core
+# machine; PYTEST_WORKERS=0 runs in this process, serially)
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test setup lint bench clean
 
@@ -25,7 +28,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --timeout=600 --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_single_env.py

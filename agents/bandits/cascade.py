@@ -43,19 +43,45 @@ class CascadeUCB1(ItemBandit):
 
 def bernoulli_kl_ucb(mean: np.ndarray, count: np.ndarray, budget: np.ndarray,
                      iterations: int = 32) -> np.ndarray:
-    """``max{q in [mean, 1] : count * kl(mean, q) <= budget}`` for Bernoulli KL, elementwise
-    (bisection; exact to ``2**-iterations``). ``count == 0`` gives 1."""
+    """``max{q in [mean, 1] : count * kl(mean, q) <= budget}`` for Bernoulli KL, elementwise,
+    to within ``2**-iterations`` (``count == 0`` gives 1).
+
+    Newton's method inside a bracket ``lo <= q* <= hi``, all elements at once. With
+    ``f(q) = kl(mean, q) - budget / count``, convex and increasing on ``[mean, 1]``:
+
+    * ``hi``: Pinsker's ``kl >= 2 (q - mean)^2`` or ``kl >= -H(mean) - (1 - mean) log(1 - q)``
+      bound the root from above; then Newton's step from ``hi`` (convexity keeps it above);
+    * ``lo``: the secant from ``(mean, -budget / count)`` to ``hi`` first, then
+      ``hi - f(hi) / f'(lo)`` (convexity: ``f(hi) >= f'(q*) (hi - q*)`` and ``f'`` grows).
+
+    Both converge superlinearly: 3 to 5 rounds of one ``f`` evaluation reach ``2**-32``,
+    where bisection took 32 rounds. Rounds stop when every bracket is within
+    ``2**-iterations`` or none narrowed (floating-point resolution)."""
     mean = np.clip(mean, 0.0, 1.0)
-    lo, hi = mean.copy(), np.ones_like(mean)
     eps = 1e-12
     p = np.clip(mean, eps, 1 - eps)
-    for _ in range(iterations):
-        q = 0.5 * (lo + hi)
-        qc = np.clip(q, eps, 1 - eps)
-        kl = p * np.log(p / qc) + (1 - p) * np.log((1 - p) / (1 - qc))
-        ok = count * kl <= budget
-        lo = np.where(ok, q, lo)
-        hi = np.where(ok, hi, q)
+    r = 1 - p
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d = budget / count  # inf where count == 0: hi = 1 below, and the answer is 1
+        neg_h = p * np.log(p) + r * np.log(r)  # minus the entropy of p
+        hi = np.minimum(np.minimum(p + np.sqrt(d / 2), -np.expm1(-(d - neg_h) / r)), 1.0)
+        hi = np.maximum(hi, p)
+        lo = np.minimum(mean, hi)
+        width = np.inf
+        for first in range(iterations):
+            q = np.minimum(hi, 1 - eps)
+            f_hi = neg_h - p * np.log(q) - r * np.log1p(-q) - d
+            done = f_hi <= 0  # hi satisfies the inequality: the answer (the root is 1, d = 0)
+            if first == 0:  # secant through (p, f(p) = -d), where f'(p) = 0
+                below = p + d * (hi - p) / (f_hi + d)
+            else:
+                below = hi - f_hi * lo * (1 - lo) / (lo - p)
+            lo = np.where(done, hi, np.fmax(lo, below))  # fmax: NaN (0 / 0) moves nothing
+            hi = np.where(done, hi, np.fmax(hi - f_hi * q * (1 - q) / (q - p), lo))
+            gap = hi - lo
+            if not (gap > 2.0 ** -iterations).any() or not (gap < width).any():
+                break
+            width = gap
     return np.where(count > 0, lo, 1.0)
 
 

@@ -35,16 +35,26 @@ __all__ = ["distribution_fidelity", "position_fidelity", "ranking_fidelity"]
 
 def _user_auc_recall(scores: np.ndarray, seen: np.ndarray, held: np.ndarray,
                      k: int) -> tuple[float, float]:
-    from scipy.stats import rankdata
-
+    """Per-user AUC (ties count one half: the mean-rank formula) and recall@k (top k by a
+    stable descending sort: tied scores in index order) over the unseen items."""
     cand = ~seen
     s = scores[cand]
     pos = held[cand]
-    npos, nneg = int(pos.sum()), int((~pos).sum())
-    r = rankdata(s)  # ties share the mean rank: AUC counts them one half
-    auc = (r[pos].sum() - npos * (npos + 1) / 2) / (npos * nneg)
-    top = np.argsort(-s, kind="stable")[:k]
-    recall = pos[top].sum() / min(k, npos)
+    npos = int(np.count_nonzero(pos))
+    nneg = s.size - npos
+    # a value's mean rank among ties is (#smaller + #smaller-or-equal + 1) / 2, as in
+    # scipy.stats.rankdata; only the held-out items' ranks are needed
+    srt = np.sort(s)
+    v = s[pos]
+    ranks = (np.searchsorted(srt, v, "left") + np.searchsorted(srt, v, "right") + 1) / 2
+    auc = (ranks.sum() - npos * (npos + 1) / 2) / (npos * nneg)
+    if s.size > k:  # the k largest; of those tied with the k-th, the first by index
+        kth = np.partition(s, s.size - k)[s.size - k]
+        above = np.flatnonzero(s > kth)
+        top = np.concatenate([above, np.flatnonzero(s == kth)[:k - above.size]])
+    else:
+        top = np.arange(s.size)
+    recall = np.count_nonzero(pos[top]) / min(k, npos)
     return float(auc), float(recall)
 
 

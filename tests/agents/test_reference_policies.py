@@ -49,12 +49,17 @@ def test_oracles_are_ordered_on_interest_evolution() -> None:
     """Paired over the same 120 users: quality-aware > myopic greedy > random.
 
     Greedy-on-affinity wins clicks early but serves trashy topics that drain the budget;
-    the quality-aware oracle trades clicks for budget and gets far longer sessions."""
+    the quality-aware oracle trades clicks for budget and gets far longer sessions. The
+    users run as one vector env (a quarter of the time of 120 single-env episodes; the
+    single-env path is tested below): the greedy - random difference is 4 to 8 standard
+    errors over seeds 0, 1 and 100, quality - greedy about 30."""
     env = gym.make("recarena/InterestEvolution-v0")
-    n = 120
-    rnd = evaluate(RandomPolicy(10, 2, seed=0), env, episodes=n, seed=100)["return"].to_numpy()
-    greedy = evaluate(GreedyOracle(2), env, episodes=n, seed=100)["return"].to_numpy()
-    quality = evaluate(QualityAwareOracle.from_env(env), env, episodes=n, seed=100)["return"].to_numpy()
+    n, env_id = 120, "recarena/InterestEvolution-v0"
+    rnd = evaluate(RandomPolicy(10, 2, seed=0), env_id, users=n, seed=100)["return"].to_numpy()
+    greedy = evaluate(GreedyOracle(2), env_id, users=n, seed=100)["return"].to_numpy()
+    quality = evaluate(QualityAwareOracle.from_env(env), env_id, users=n,
+                       seed=100)["return"].to_numpy()
+    assert len(rnd) == len(greedy) == len(quality) == n
     assert _ci_low_high(quality - greedy)[0] > 0
     assert _ci_low_high(greedy - rnd)[0] > 0
 

@@ -3,9 +3,6 @@ new users from the fitted distribution, and policies that run on it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -46,15 +43,16 @@ def test_new_users_come_from_the_fitted_distribution() -> None:
 
 
 def test_policies_learn_on_movielens() -> None:
-    random = evaluate(make_policy("random", "recarena/MovieLens-v0"), "recarena/MovieLens-v0",
-                      users=200, seed=0)
-    popular = evaluate(make_policy("popular", "recarena/MovieLens-v0"), "recarena/MovieLens-v0",
-                       users=200, seed=0)
-    oracle = evaluate(make_policy("greedy_oracle", "recarena/MovieLens-v0"),
-                      "recarena/MovieLens-v0", users=200, seed=0)
-    ctr = {name: (df["clicks"] / df["length"]).mean()
-           for name, df in (("random", random), ("popular", popular), ("oracle", oracle))}
-    assert ctr["random"] < ctr["popular"] < ctr["oracle"], ctr
+    """Random < most popular < greedy oracle in click-through rate, on the same 50 users.
+    The run lasts until the longest session ends, so it costs by the longest of the users'
+    lognormal budgets: 50 users take a quarter of 200's time. Both per-user paired CTR
+    differences are about 10 standard errors at 50 users (seeds 0-5: 8.5 to 15)."""
+    ctr = {}
+    for name in ("random", "popular", "greedy_oracle"):
+        df = evaluate(make_policy(name, "recarena/MovieLens-v0"), "recarena/MovieLens-v0",
+                      users=50, seed=0)
+        ctr[name] = (df["clicks"] / df["length"]).mean()
+    assert ctr["random"] < ctr["popular"] < ctr["greedy_oracle"], ctr
 
 
 def test_bad_arguments() -> None:
@@ -64,12 +62,41 @@ def test_bad_arguments() -> None:
         recarena.make("recarena/MovieLens-v0", new_user_share=1.5)
 
 
-def test_validate_command_meets_the_target() -> None:
-    out = subprocess.run([sys.executable, "-m", "recarena.cli", "validate", "movielens",
-                          "--strict"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "target (simulator above most-popular on AUC and recall@10): met" in out.stdout
-    assert "ASSUMED" in out.stdout  # the no-click utility is not presented as fitted
-    bad = subprocess.run([sys.executable, "-m", "recarena.cli", "validate", "movielens",
-                          "--data", "/nonexistent"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "not a folder" in bad.stderr and "Traceback" not in bad.stderr
+def test_validate_command_meets_the_target(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``recarena validate movielens --strict``, in this process: the real fit and the real
+    held-out ranking on the shipped data. ``--strict`` checks only the ranking target, so
+    the simulated-distribution section (reported only; its code is exercised by
+    ``test_distribution_fidelity_simulates_every_fitted_user`` and its printing by
+    tests/scenarios/test_cli_output.py) is left out here: it took half of the time."""
+    import recarena.cli as cli
+
+    real = cli.validate_movielens
+
+    def without_simulation(data: str | None = None, obd: str | None = None, seed: int = 0) -> dict:
+        return real(data, obd, seed, simulate=False)
+
+    monkeypatch.setattr(cli, "validate_movielens", without_simulation)
+    assert cli.main(["validate", "movielens", "--strict"]) == 0
+    out = capsys.readouterr().out
+    assert "target (simulator above most-popular on AUC and recall@10): met" in out
+    assert "ASSUMED" in out  # the no-click utility is not presented as fitted
+    assert cli.main(["validate", "movielens", "--data", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "not a folder" in err and "Traceback" not in err
+
+
+def test_distribution_fidelity_simulates_every_fitted_user() -> None:
+    """Every fitted user once, facing random slates (a short horizon here: the statistics
+    are reported by ``validate``, not asserted)."""
+    from recarena.simulators.data import load_movielens
+    from recarena.simulators.data.fidelity import distribution_fidelity
+
+    fitted = load_fitted()
+    ratings = load_movielens().ratings
+    res = distribution_fidelity(fitted, ratings, max_steps=20)
+    assert res["ratings_real"] == len(ratings) and 0 < res["clicks_simulated"] <= 20 * 10 * 610
+    assert 0 < res["activity_median_simulated"] <= 20 * 10
+    for key in ("item_popularity_ks", "user_activity_ks", "gini_simulated", "gini_real"):
+        assert 0.0 <= res[key] <= 1.0, key
+    assert -1.0 <= res["item_popularity_spearman"] <= 1.0

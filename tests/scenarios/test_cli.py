@@ -1,12 +1,20 @@
-"""The CLI through a subprocess: every command, exit codes and messages for bad input."""
+"""The CLI's commands: every command, exit codes and messages for bad input.
+
+The commands run in this process, through ``main`` with argparse's exits caught (a
+subprocess per call spent most of its time importing scipy and matplotlib again);
+tests/test_package.py and tests/scenarios/test_cli_output.py::test_version run
+``python -m recarena.cli`` in a subprocess, exit codes through the process included."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import io
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+
+from recarena.cli import main
 
 SCENARIO = """
 name = "cli"
@@ -25,9 +33,21 @@ plots = ["ctr_over_time"]
 """
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "recarena.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+class Result(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str) -> Result:
+    """``recarena ARGS``: the exit status the process would have, and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("command", ["list", "show", "run", "report", "plot", "compare", "demo"])
