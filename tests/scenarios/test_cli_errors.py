@@ -108,7 +108,12 @@ BAD: list[tuple[str, list[str], list[str]]] = [
 
 @pytest.mark.parametrize(("label", "args", "fragments"), BAD, ids=[b[0] for b in BAD])
 def test_bad_cli_input(label: str, args: list[str], fragments: list[str], tmp_path: Path,
-                       finished_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+                       finished_run: Path, capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # paths relative to tmp_path, as a user types them: a message shows a received value
+    # up to 80 characters, and an absolute temporary path (longer under pytest-xdist or a
+    # long $TMPDIR) would be cut before the part a fragment names
+    monkeypatch.chdir(tmp_path)
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
     if label.endswith("plots/ is a file"):
@@ -116,7 +121,7 @@ def test_bad_cli_input(label: str, args: list[str], fragments: list[str], tmp_pa
         (run / "plots").write_text("not a folder")
     (tmp_path / "file").write_text("a file")
     before = _snapshot(tmp_path)
-    subs = {"{tmp}": str(tmp_path), "{file}": str(tmp_path / "file"), "{run}": str(run)}
+    subs = {"{tmp}": ".", "{file}": "file", "{run}": "run"}
 
     def fill(text: str) -> str:
         for key, value in subs.items():

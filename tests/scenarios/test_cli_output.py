@@ -39,7 +39,11 @@ def test_show_then_run_the_copy(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "quickstart on recarena/InterestEvolution-v0: 8 users x 5 steps" in capsys.readouterr().out
 
 
-def test_list_describes_envs_and_where_policies_fit(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_describes_envs_and_where_policies_fit(capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the lines wrap to the terminal; this is the width recarena uses without one
+    # (pytest-xdist workers and 80-column terminals set COLUMNS=80)
+    monkeypatch.setenv("COLUMNS", "100")
     t0 = time.perf_counter()
     assert main(["list"]) == 0
     elapsed = time.perf_counter() - t0
