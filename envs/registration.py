@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-__all__ = ["ENV_IDS", "register_envs", "vector_entry_points"]
+__all__ = ["ENV_IDS", "register_envs"]
 
 #: id -> (entry point, vector entry point, kwargs, max_episode_steps)
 _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
@@ -36,17 +36,6 @@ _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_SPECS)
-
-
-def vector_entry_points() -> dict[str, str]:
-    """Vector env class name in :mod:`recarena.envs.vector` -> its family's single env
-    entry point. :mod:`recarena.envs.vector` builds each class from this table."""
-    out = {}
-    for entry_point, vector_entry_point, _, _ in _SPECS.values():
-        module, _, name = vector_entry_point.partition(":")
-        if module == "recarena.envs.vector":
-            out[name] = entry_point
-    return out
 
 
 def register_envs() -> None:

@@ -213,12 +213,12 @@ def __getattr__(name: str) -> type[CoreVectorEnv]:
     hand-written subclasses."""
     import importlib
 
-    from recarena.envs.registration import vector_entry_points
+    from recarena.envs.registration import _SPECS
 
-    entry = vector_entry_points().get(name)
-    if entry is None:
+    entries = [single for single, vector, *_ in _SPECS.values() if vector == f"{__name__}:{name}"]
+    if not entries:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attr = entry.partition(":")
+    module, _, attr = entries[0].partition(":")
     cls = vector_env_class(getattr(importlib.import_module(module), attr), name)
     globals()[name] = cls
     return cls

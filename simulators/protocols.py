@@ -27,7 +27,6 @@ __all__ = [
     "InterestDynamics",
     "SignalModel",
     "check_protocol",
-    "missing_members",
 ]
 
 
@@ -110,21 +109,16 @@ class SignalModel(Protocol):
         ...
 
 
-def missing_members(obj: Any, protocol: type) -> list[str]:
-    """The members of ``protocol`` that ``obj`` lacks (empty when it conforms)."""
-    names = getattr(protocol, "__protocol_attrs__", None)
-    if names is None:  # Python < 3.12 keeps them behind a private helper
-        import typing
-
-        names = typing._get_protocol_attrs(protocol)  # type: ignore[attr-defined]
-    return sorted(n for n in names if not n.startswith("_") and not hasattr(obj, n))
-
-
 def check_protocol(obj: Any, protocol: type, name: str) -> None:
-    """Raise :class:`ConfigError` naming ``name`` and the missing members unless ``obj``
+    """Raise :class:`ConfigError` naming ``name`` and the members ``obj`` lacks unless it
     provides ``protocol``."""
     if isinstance(obj, protocol):
         return
-    missing = missing_members(obj, protocol)
+    members = getattr(protocol, "__protocol_attrs__", None)
+    if members is None:  # Python < 3.12 keeps them behind a private helper
+        import typing
+
+        members = typing._get_protocol_attrs(protocol)  # type: ignore[attr-defined]
+    missing = sorted(m for m in members if not m.startswith("_") and not hasattr(obj, m))
     raise ConfigError(name, obj, f"a {protocol.__name__} (recarena.simulators.protocols)"
                       + (f"; it lacks {', '.join(missing)}" if missing else ""))

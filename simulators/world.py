@@ -122,10 +122,6 @@ class ArrayWorld:
         raise NotImplementedError
 
     # -- shared
-    @property
-    def num_users(self) -> int:
-        return 0 if self.state is None else self.state.size
-
     def reset(self, num_users: int, rng: np.random.Generator) -> None:
         """Start ``num_users`` fresh users and draw their first candidates."""
         num_users = check_int(num_users, "num_users", 1)
@@ -264,8 +260,7 @@ class SlateWorld(ArrayWorld):
 
     def step(self, slates: np.ndarray) -> WorldStep:
         """Show ``slates`` (``(N, K)`` candidate indices, already validated) and advance."""
-        if self.state is None or self.candidates is None:
-            raise ResetNeeded("SlateWorld.step called before reset()")
+        self.require_state()
         model, state = self.user_model, self.state
         n = slates.shape[0]
         items = self.candidates.take(slates)
@@ -292,6 +287,5 @@ class SlateWorld(ArrayWorld):
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""
-        if self.state is None or self.candidates is None:
-            raise ResetNeeded("SlateWorld.candidate_scores called before reset()")
+        self.require_state()
         return self.user_model.scores(self.state, self.candidates, self._onehot)

@@ -78,12 +78,10 @@ def item_rewards(env: Any, info: dict[str, Any]) -> np.ndarray | None:
     LongTermSatisfaction's top-item engagement. So ``reward - item_rewards.sum(axis=1)`` is
     the part of the step reward no item earned (0 except for the retention term).
     """
-    base = env.unwrapped
-    if isinstance(base, gym.vector.VectorEnv):
-        out = base.item_rewards(info)
-        return None if out is None else np.asarray(out, dtype=np.float64)
-    own = base.item_rewards(first_row_info(info))  # a single env takes its own info
-    return None if own is None else np.asarray(own, dtype=np.float64)[None]
+    base = env.unwrapped  # (a single env takes and gives its own, unbatched info)
+    out = base.item_rewards(first_row_info(info) if base.single else info)
+    return None if out is None else np.asarray(out, dtype=np.float64).reshape(
+        np.shape(info["response"].clicked))
 
 
 class _Log:
@@ -114,12 +112,9 @@ class _Log:
             position, slate = (None, None) if propensities is None else propensities
             self.rec.step(self.t, self.info, slates, reward, terminated, truncated, info,
                           day=day, propensity=position, slate_propensity=slate,
-                          item_reward=self.item_rewards(info))
+                          item_reward=item_rewards(self.env, info))
         self.t += 1
         self.info = info
-
-    def item_rewards(self, info: dict[str, Any]) -> np.ndarray | None:
-        return item_rewards(self.env, info)
 
 
 def _source(policy: Any, propensity: PropensitySource | None) -> tuple[str, Any]:
