@@ -91,8 +91,7 @@ class CoreEnv(CoreFacts, gym.Env):
         """The configuration this env's constructor builds from its arguments (the vector
         env of the same family builds its configuration through the same method).
 
-        The family's own arguments (its :attr:`builder`'s; ``None`` counts as not given)
-        either build the configuration or change a given one. Without ``config``, the
+        The family's own arguments (its :attr:`builder`'s) either build the configuration or change a given one. Without ``config``, the
         builder makes it from them (the builder holds the defaults). With ``config``, a
         family argument that is a configuration field (``slate_size``, ``horizon``) applies
         to it like any other override; one that only shapes what the builder makes
@@ -100,10 +99,7 @@ class CoreEnv(CoreFacts, gym.Env):
         instead of being silently dropped. Every other argument overrides a configuration
         field (:meth:`apply_overrides`)."""
         own = cls.config_arguments(own_only=True)
-        given = {key: arguments.pop(key) for key in own
-                 if key in arguments and arguments[key] is not None}
-        for key in own:
-            arguments.pop(key, None)
+        given = {key: arguments.pop(key) for key in own if key in arguments}
         if config is None:
             built = cls.builder(**given) if cls.builder is not None else cls.default_config()
             return cls.apply_overrides(built, arguments)
@@ -180,7 +176,7 @@ class CoreEnv(CoreFacts, gym.Env):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        lines = [f"step {self.steps if self.world.state is not None else 0}"]
+        lines = [f"step {self.steps}"]
         if self.world.state is not None:
             lines += self.core.render_row(0, None if self._last is None else self._last.out,
                                           detail=True)

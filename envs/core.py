@@ -313,7 +313,8 @@ class CoreFacts:
     @property
     def steps(self) -> Any:
         """Slates shown to each row's current user so far (row 0's in a single env)."""
-        return self._rows(self.core.world.steps.copy())
+        steps = self.core.world.steps.copy()
+        return self._rows(steps) if steps.size or not self.single else 0
 
     def calendar_day(self) -> Any:
         """Each row's current user's calendar day, or ``None`` without a calendar (or
@@ -333,7 +334,7 @@ class CoreFacts:
 def first_row_info(info: dict[str, Any]) -> dict[str, Any]:
     """Row 0 of a batched info: what the single env hands out.
 
-    Arrays give their row 0 (views; per-user numbers become numpy scalars), dicts and
+    Arrays give their row 0 (views; per-user numbers become Python numbers), dicts and
     NamedTuples (a ``Response``) are taken entry by entry, and Gymnasium's masked entries
     are unmasked: ``key`` is kept only where its mask ``_key`` is True in row 0, and the
     masks themselves are dropped."""
@@ -341,8 +342,8 @@ def first_row_info(info: dict[str, Any]) -> dict[str, Any]:
     masks: list[str] = []
     for key, value in info.items():
         kind = type(value)
-        if kind is np.ndarray:
-            out[key] = value[0]
+        if kind is np.ndarray:  # a per-user number becomes a Python number
+            out[key] = value.item(0) if value.ndim == 1 else value[0]
             if key[0] == "_":
                 masks.append(key)
         elif kind is dict:

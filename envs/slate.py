@@ -226,7 +226,7 @@ class SlateCore(EnvCore):
         self.max_len = max_len
         self.signal_keys = tuple((f"response_{attr}", attr)
                                  for model, attr in _OPTIONAL_SIGNALS
-                                 if getattr(um.signals, model) is not None)
+                                 if getattr(um.signals, model, None) is not None)
         #: which parts of OBSERVATION_PARTS are observed
         self._see = {part: part in cfg.observe for part in OBSERVATION_PARTS}
         parts: dict[str, spaces.Space] = {}
@@ -312,7 +312,7 @@ class SlateCore(EnvCore):
     def rewards(self, out: WorldStep) -> np.ndarray:
         """``(N,)`` float64 rewards of a step: the weighted signals summed over the slate,
         and the retention term on the requests that end a session."""
-        reward = None
+        reward = np.zeros(out.gone.shape[0])
         for attr, weight in self.reward_terms:
             if attr == "return_gap":
                 term = np.zeros(out.gone.shape[0])
@@ -320,8 +320,8 @@ class SlateCore(EnvCore):
                 term[ended] -= weight * np.minimum(out.return_gap[ended], self.config.churn_days)
             else:
                 term = weight * row_sum(getattr(out.response, attr))
-            reward = term if reward is None else reward + term
-        return np.zeros(out.gone.shape[0]) if reward is None else reward
+            reward += term
+        return reward
 
     def truncated(self, out: WorldStep) -> np.ndarray:
         """At the step ``horizon``, or when the user's next session starts at or after

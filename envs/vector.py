@@ -23,12 +23,17 @@ from gymnasium.vector.utils import batch_space
 
 from recarena.envs.base import CoreEnv
 from recarena.envs.core import CoreFacts, CoreStep
+from recarena.envs.registration import _SPECS
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
 from recarena.errors import ConfigError, ResetNeeded
 from recarena.simulators.world import WorldSnapshot
 from recarena.validation import check_int
 
-__all__ = ["CoreVectorEnv", "VectorSnapshot", "vector_env_class"]
+#: the vector env classes of the registered families, built on first use (``__getattr__``)
+_FAMILIES = {vector.partition(":")[2]: single for single, vector, *_ in _SPECS.values()
+             if vector.startswith(__name__ + ":")}
+
+__all__ = ["CoreVectorEnv", "VectorSnapshot", "vector_env_class", *_FAMILIES]
 
 
 class VectorSnapshot(NamedTuple):
@@ -198,13 +203,16 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
         self._last = None
 
 
-def vector_env_class(single_env_class: type[CoreEnv], name: str) -> type[CoreVectorEnv]:
-    """The vector env class ``name`` of the family whose single env is ``single_env_class``."""
+def vector_env_class(single_env_class: type[CoreEnv], name: str,
+                     module: str | None = None) -> type[CoreVectorEnv]:
+    """The vector env class ``name`` of the family whose single env is ``single_env_class``,
+    to be bound to ``name`` in ``module`` (default: the single env's module), where pickle
+    finds it."""
     single = single_env_class
     doc = (f"N users of :class:`~{single.__module__}.{single.__name__}`, simulated as one "
            f"batch; see :class:`CoreVectorEnv`.\n\n{(single.vector_notes or '').strip()}")
     return type(name, (CoreVectorEnv,), {"single_env_class": single, "__doc__": doc.strip(),
-                                         "__module__": __name__})
+                                         "__module__": module or single.__module__})
 
 
 def __getattr__(name: str) -> type[CoreVectorEnv]:
@@ -213,12 +221,9 @@ def __getattr__(name: str) -> type[CoreVectorEnv]:
     hand-written subclasses."""
     import importlib
 
-    from recarena.envs.registration import _SPECS
-
-    entries = [single for single, vector, *_ in _SPECS.values() if vector == f"{__name__}:{name}"]
-    if not entries:
+    if name not in _FAMILIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attr = entries[0].partition(":")
-    cls = vector_env_class(getattr(importlib.import_module(module), attr), name)
+    module, _, attr = _FAMILIES[name].partition(":")
+    cls = vector_env_class(getattr(importlib.import_module(module), attr), name, __name__)
     globals()[name] = cls
     return cls
