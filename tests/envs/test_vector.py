@@ -85,9 +85,9 @@ def test_one_user_vector_env_equals_single_env(env_id: str, kwargs: dict) -> Non
                                     "recarena/LongTermSatisfaction-v0",
                                     "recarena/InterestExploration-v0", "recarena/ShortVideo-v0"])
 def test_many_users_match_single_env_statistically(env_id: str) -> None:
-    """First-episode returns and lengths of 300 vector users vs 300 seeded single-env
+    """First-episode returns and lengths of 200 vector users vs 200 seeded single-env
     episodes under a uniform random policy: same distribution (two-sample KS test)."""
-    n = 300
+    n = 200
     single = gym.make(env_id).unwrapped
     single.action_space.seed(0)
     ret_s, len_s = [], []
