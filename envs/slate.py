@@ -194,8 +194,8 @@ class SlateCore(EnvCore):
         world = SlateWorld(config.user_model, src, config.slate_size)
         self.reward_terms = tuple((REWARD_SIGNALS[k], float(w))
                                   for k, w in config.reward_weights.items() if w != 0.0)
-        #: whether users return between sessions (a retention model)
-        self.retention = self.has_calendar = config.user_model.retention is not None
+        #: users return between sessions (a retention model): days pass
+        self.has_calendar = config.user_model.retention is not None
         self.attraction_link = getattr(config.user_model.choice, "link", None)
         #: catalog size for a fixed corpus; ``None`` when candidates are generated anew
         catalog = getattr(src, "catalog", None)
@@ -212,7 +212,7 @@ class SlateCore(EnvCore):
         return cands.item_id
 
     def calendar_day(self) -> np.ndarray | None:
-        return self.world.state.day.copy() if self.retention else None
+        return self.world.state.day.copy() if self.has_calendar else None
 
     def _build_observation_space(self) -> spaces.Dict:
         cfg, src, um = self.config, self.config.candidates, self.config.user_model
@@ -359,7 +359,7 @@ class SlateCore(EnvCore):
         }
         if self.attraction_link is not None:
             oracle["attraction"] = self.attraction_link(scores)
-        if self.retention:
+        if self.has_calendar:
             oracle["long_term"] = state.long_term.copy()
         return oracle
 
@@ -371,7 +371,7 @@ class SlateCore(EnvCore):
         """With a retention model: ``day``, ``session_ended`` and ``return_gap`` (masked by
         ``_return_gap``, Gymnasium's convention: a value where the session ended, 0 elsewhere;
         ``inf`` on churn)."""
-        if not self.retention:
+        if not self.has_calendar:
             return {}
         ended = out.response.left.copy()
         return {"day": out.day, "session_ended": ended,
