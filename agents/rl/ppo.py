@@ -1,0 +1,412 @@
+"""PPO over recarena's native vector envs, with a slate policy (one file, CleanRL style).
+
+Proximal Policy Optimization (Schulman et al. 2017, "Proximal Policy Optimization
+Algorithms") with generalized advantage estimation (Schulman et al. 2016, "High-Dimensional
+Continuous Control Using Generalized Advantage Estimation"), in the shape of CleanRL's
+``ppo.py`` (Huang et al. 2022, "The 37 Implementation Details of Proximal Policy
+Optimization"): orthogonal initialisation, Adam with a linearly annealed learning rate,
+advantage normalisation per minibatch, clipped surrogate and value losses, global gradient
+clipping, an optional early stop on the approximate KL.
+
+What is specific to recommendation:
+
+* **The policy is a slate policy**: :class:`~recarena.agents.rl.networks.SlateActorCritic`
+  scores every candidate with shared weights and the slate is drawn from the
+  :class:`~recarena.agents.rl.distributions.PlackettLuce` distribution of those scores
+  (Gumbel-top-k). Every sampled slate is valid and its log-probability is exact, so the
+  importance ratio of PPO is the ratio of the slates actually shown.
+* **Same-step autoreset** (recarena's vector envs, SB3's convention): the step that ends a
+  user's episode returns the next user's first observation, and the finished user's last
+  one in ``info["final_obs"]``. So the transition at ``t`` ends the episode when
+  ``terminated[t] | truncated[t]``; GAE does not look past it; and a *truncated* episode
+  (time limit: the user would have gone on) is bootstrapped with ``gamma * V(final_obs)``
+  added to its last reward (Pardo et al. 2018, "Time Limits in Reinforcement Learning").
+  A terminated one (the user left) is not.
+* **Normalisation**: observations through running statistics inside the network (saved
+  with it; frozen during a rollout and its update, refreshed after, so the importance
+  ratio starts at exactly 1); rewards scaled by the running standard deviation of the
+  discounted return, as SB3's ``VecNormalize`` does.
+
+Reproducibility: parameters, Gumbel noise and minibatch order come from generators seeded
+by ``PPOConfig.seed``; the env from ``reset(seed=seed)``. Same seed, same machine, same
+thread count: identical weights and learning curve.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from recarena.agents.rl.distributions import PlackettLuce
+from recarena.agents.rl.networks import ObservationLayout, SlateActorCritic, obs_to_tensors
+from recarena.errors import ConfigError
+from recarena.validation import check_float, check_int
+
+__all__ = ["PPOConfig", "PPOTrainer", "RunningReturnScale"]
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO's hyperparameters (CleanRL's names; defaults fit recarena's slate envs).
+
+    Attributes:
+        num_envs: users simulated side by side (rows of the vector env).
+        num_steps: steps per user per rollout (a rollout is ``num_envs * num_steps``).
+        learning_rate: Adam's step size (annealed linearly to 0 with ``anneal_lr``).
+        gamma: discount; recommendation returns are long sums, so close to 1.
+        gae_lambda: GAE's lambda.
+        num_minibatches: minibatches per epoch.
+        update_epochs: passes over each rollout.
+        clip_coef: PPO's ratio clip.
+        clip_vloss: clip the value loss too.
+        ent_coef: weight of the slate entropy bonus.
+        vf_coef: weight of the value loss.
+        max_grad_norm: global gradient-norm clip.
+        target_kl: stop an update's epochs early when the approximate KL exceeds it.
+        norm_obs: standardise observations (running statistics in the network).
+        norm_reward: scale rewards by the running std of the discounted return.
+        hidden: width of the network's hidden layers.
+        seed: seed of the env, the parameters, the slates sampled and the minibatches.
+    """
+
+    num_envs: int = 256
+    num_steps: int = 32
+    learning_rate: float = 3e-4
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    num_minibatches: int = 4
+    update_epochs: int = 4
+    clip_coef: float = 0.2
+    clip_vloss: bool = True
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None
+    norm_obs: bool = True
+    norm_reward: bool = True
+    hidden: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int(self.num_envs, "ppo.num_envs", 1)
+        check_int(self.num_steps, "ppo.num_steps", 1)
+        check_float(self.learning_rate, "ppo.learning_rate", 0.0, 1.0)
+        check_float(self.gamma, "ppo.gamma", 0.0, 1.0)
+        check_float(self.gae_lambda, "ppo.gae_lambda", 0.0, 1.0)
+        check_int(self.num_minibatches, "ppo.num_minibatches", 1, self.num_envs * self.num_steps)
+        check_int(self.update_epochs, "ppo.update_epochs", 1)
+        check_float(self.clip_coef, "ppo.clip_coef", 0.0, 10.0)
+        check_float(self.ent_coef, "ppo.ent_coef", 0.0, 10.0)
+        check_float(self.vf_coef, "ppo.vf_coef", 0.0, 10.0)
+        check_float(self.max_grad_norm, "ppo.max_grad_norm", 0.0, 1e6)
+        if self.target_kl is not None:
+            check_float(self.target_kl, "ppo.target_kl", 0.0, 10.0)
+        check_int(self.hidden, "ppo.hidden", 1, 4096)
+        check_int(self.seed, "ppo.seed", 0)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError("ppo", unknown, "PPO settings: " + ", ".join(sorted(known)))
+        return cls(**data)
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+
+class RunningReturnScale:
+    """Reward scaling by the running std of the discounted return (SB3's ``VecNormalize``
+    reward normalisation, without centring): ``r / sqrt(Var[R] + eps)``, ``R`` the
+    per-row discounted return so far, reset when the row's episode ends."""
+
+    def __init__(self, n: int, gamma: float, eps: float = 1e-8) -> None:
+        self.ret = np.zeros(n)
+        self.gamma, self.eps = gamma, eps
+        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
+
+    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        self.ret = self.ret * self.gamma + reward
+        b_mean, b_var, b = float(self.ret.mean()), float(self.ret.var()), self.ret.shape[0]
+        delta, total = b_mean - self.mean, self.count + b
+        self.mean += delta * b / total
+        self.var = (self.var * self.count + b_var * b + delta**2 * self.count * b / total) / total
+        self.count = total
+        self.ret[done] = 0.0
+        return reward / np.sqrt(self.var + self.eps)
+
+    @property
+    def scale(self) -> float:
+        return float(np.sqrt(self.var + self.eps))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"ret": self.ret.copy(), "mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ret = np.asarray(state["ret"], dtype=np.float64).copy()
+        self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
+
+
+def _stack_obs(rows: list[dict[str, Any]], space: gym.spaces.Dict) -> dict[str, np.ndarray]:
+    return {k: np.stack([np.asarray(r[k]) for r in rows]) for k in space.spaces}
+
+
+class PPOTrainer:
+    """PPO with a Plackett–Luce slate policy over a recarena vector env.
+
+    Args:
+        envs: a recarena vector env (``gym.make_vec(id, num_envs=..., vectorization_mode=
+            "vector_entry_point")``) in same-step autoreset mode, or an env id (built with
+            ``config.num_envs`` users and ``env_kwargs``).
+        config: :class:`PPOConfig`.
+        env_kwargs: constructor arguments of the env when ``envs`` is an id.
+
+    :meth:`learn` trains for a number of env steps (user-steps: ``num_envs`` per vector
+    step) and records one row per update in :attr:`history`; :meth:`policy` is the
+    trained network as a recarena :class:`~recarena.agents.rl.policy.SlatePolicy`;
+    :meth:`state_dict` / :meth:`load_state_dict` checkpoint everything needed to resume
+    (network, optimiser, normalisers, random streams, the env's users and the history).
+    """
+
+    algo = "ppo"
+
+    def __init__(self, envs: gym.vector.VectorEnv | str, config: PPOConfig | None = None,
+                 env_kwargs: dict[str, Any] | None = None) -> None:
+        self.config = config = config or PPOConfig()
+        if not isinstance(config, PPOConfig):
+            raise ConfigError("PPOTrainer.config", config, "a PPOConfig")
+        self.env_kwargs = dict(env_kwargs or {})
+        self._owns_env = isinstance(envs, str)
+        if isinstance(envs, str):
+            self.env_id = envs
+            envs = gym.make_vec(envs, num_envs=config.num_envs,
+                                vectorization_mode="vector_entry_point", **self.env_kwargs)
+        else:
+            self.env_id = getattr(getattr(envs, "spec", None), "id", None)
+        self.envs = envs = _check_vector_env(envs, config)
+        self.layout = ObservationLayout.from_space(envs.single_observation_space,
+                                                   envs.num_candidates, envs.slate_size, "ppo")
+        self.net = SlateActorCritic(self.layout, config.hidden, config.norm_obs, config.seed)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.reward_scale = RunningReturnScale(config.num_envs, config.gamma)
+        self.global_step = 0
+        self.updates = 0
+        self.history: list[dict[str, float]] = []
+        self._obs: dict[str, np.ndarray] | None = None
+        self._episodes: list[tuple[float, int]] = []
+
+    # ---------------------------------------------------------------- training
+    def learn(self, total_steps: int, callback: Callable[[PPOTrainer], bool | None] | None = None,
+              time_limit: float | None = None) -> PPOTrainer:
+        """Train until ``total_steps`` env steps in all (counting earlier calls: resuming
+        from a checkpoint continues the same schedule), or ``time_limit`` seconds of this
+        call. ``callback(trainer)`` runs after every update; returning False stops."""
+        total = check_int(total_steps, "total_steps", 1)
+        cfg = self.config
+        start = time.perf_counter()
+        if self._obs is None:
+            self._obs, _ = self.envs.reset(seed=cfg.seed)
+            self.net.update_normalizer(self._obs)
+        num_updates = max(1, -(-total // cfg.batch_size))
+        while self.global_step < total:
+            if cfg.anneal_lr:
+                frac = 1.0 - self.updates / num_updates
+                for group in self.optimizer.param_groups:
+                    group["lr"] = max(frac, 0.0) * cfg.learning_rate
+            t0 = time.perf_counter()
+            batch = self._rollout()
+            t1 = time.perf_counter()
+            stats = self._update(batch)
+            t2 = time.perf_counter()
+            self.net.update_normalizer(batch["raw_obs"])
+            self.updates += 1
+            returns = [r for r, _ in self._episodes]
+            lengths = [n for _, n in self._episodes]
+            self.history.append({
+                "update": self.updates, "global_step": self.global_step,
+                "wall_time": time.perf_counter() - start,
+                "episodes": len(returns),
+                "episode_return": float(np.mean(returns)) if returns else float("nan"),
+                "episode_length": float(np.mean(lengths)) if lengths else float("nan"),
+                "reward_per_step": float(batch["raw_reward"].mean()),
+                "steps_per_s": cfg.batch_size / max(t2 - t0, 1e-9),
+                "rollout_s": t1 - t0, "update_s": t2 - t1,
+                "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
+            } | stats)
+            self._episodes = []
+            if callback is not None and callback(self) is False:
+                break
+            if time_limit is not None and time.perf_counter() - start >= time_limit:
+                break
+        return self
+
+    @torch.no_grad()
+    def _rollout(self) -> dict[str, Any]:
+        cfg, envs = self.config, self.envs
+        n, t_len, k = cfg.num_envs, cfg.num_steps, self.layout.slate_size
+        obs_keys = list(envs.single_observation_space.spaces)
+        raw = {key: np.empty((t_len, *np.asarray(self._obs[key]).shape),
+                             dtype=np.asarray(self._obs[key]).dtype) for key in obs_keys}
+        actions = torch.empty(t_len, n, k, dtype=torch.long)
+        logps, values = torch.empty(t_len, n), torch.empty(t_len, n)
+        rewards, dones = torch.empty(t_len, n), torch.empty(t_len, n)
+        raw_reward = np.empty((t_len, n))
+        obs = self._obs
+        for t in range(t_len):
+            for key in obs_keys:
+                raw[key][t] = obs[key]
+            logits, value = self.net(obs_to_tensors(obs))
+            dist = PlackettLuce(logits, k)
+            slate = dist.sample(self.gen)
+            actions[t], logps[t], values[t] = slate, dist.log_prob(slate), value
+            obs, reward, term, trunc, info = envs.step(slate.numpy())
+            done = term | trunc
+            raw_reward[t] = reward
+            r = self.reward_scale(reward, done) if cfg.norm_reward else reward.astype(np.float64)
+            cut = np.flatnonzero(trunc & ~term)
+            if cut.size:  # bootstrap time-limit truncation from the finished user's last obs
+                last = _stack_obs([info["final_obs"][i] for i in cut], envs.single_observation_space)
+                r = r.copy()
+                r[cut] += cfg.gamma * self.net.get_value(obs_to_tensors(last)).double().numpy()
+            rewards[t] = torch.as_tensor(r, dtype=torch.float32)
+            dones[t] = torch.as_tensor(done, dtype=torch.float32)
+            if done.any():
+                fin = info["final_info"]
+                for i in np.flatnonzero(done):
+                    self._episodes.append((float(fin["episode_return"][i]),
+                                           int(fin["episode_length"][i])))
+        self._obs = obs
+        self.global_step += n * t_len
+        next_value = self.net.get_value(obs_to_tensors(obs))
+        # GAE; with same-step autoreset, dones[t] ends the episode of transition t
+        adv = torch.zeros(t_len, n)
+        last_gae = torch.zeros(n)
+        for t in reversed(range(t_len)):
+            next_v = next_value if t == t_len - 1 else values[t + 1]
+            live = 1.0 - dones[t]
+            delta = rewards[t] + cfg.gamma * next_v * live - values[t]
+            last_gae = delta + cfg.gamma * cfg.gae_lambda * live * last_gae
+            adv[t] = last_gae
+        flat = {key: torch.as_tensor(v.reshape(t_len * n, *v.shape[2:])) for key, v in raw.items()}
+        return {"obs": flat, "raw_obs": {key: v.reshape(t_len * n, *v.shape[2:])
+                                          for key, v in raw.items()},
+                "actions": actions.reshape(-1, k), "logps": logps.reshape(-1),
+                "values": values.reshape(-1), "advantages": adv.reshape(-1),
+                "returns": (adv + values).reshape(-1), "raw_reward": raw_reward}
+
+    def _update(self, batch: dict[str, Any]) -> dict[str, float]:
+        cfg = self.config
+        size = cfg.batch_size
+        mb = size // cfg.num_minibatches
+        clipfracs, kl = [], 0.0
+        pg_loss = v_loss = entropy = torch.zeros(())
+        for _epoch in range(cfg.update_epochs):
+            order = torch.as_tensor(self.rng.permutation(size))
+            for start in range(0, size - mb + 1, mb):
+                idx = order[start:start + mb]
+                obs = {key: v[idx] for key, v in batch["obs"].items()}
+                logits, value = self.net(obs)
+                dist = PlackettLuce(logits, self.layout.slate_size)
+                new_logp, ent = dist.log_prob_and_entropy(batch["actions"][idx])
+                log_ratio = new_logp - batch["logps"][idx]
+                ratio = log_ratio.exp()
+                with torch.no_grad():
+                    kl = float(((ratio - 1) - log_ratio).mean())
+                    clipfracs.append(float(((ratio - 1.0).abs() > cfg.clip_coef).float().mean()))
+                adv = batch["advantages"][idx]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss = torch.max(-adv * ratio,
+                                    -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+                ret, old_v = batch["returns"][idx], batch["values"][idx]
+                if cfg.clip_vloss:
+                    clipped = old_v + (value - old_v).clamp(-cfg.clip_coef, cfg.clip_coef)
+                    v_loss = 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
+                else:
+                    v_loss = 0.5 * ((value - ret) ** 2).mean()
+                entropy = ent.mean()
+                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                self.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+            if cfg.target_kl is not None and kl > cfg.target_kl:
+                break
+        y, v = batch["returns"].numpy(), batch["values"].numpy()
+        var_y = float(np.var(y))
+        return {"policy_loss": float(pg_loss.detach()), "value_loss": float(v_loss.detach()),
+                "entropy": float(entropy.detach()), "approx_kl": kl,
+                "clipfrac": float(np.mean(clipfracs)) if clipfracs else 0.0,
+                "explained_variance": float("nan") if var_y == 0 else 1 - float(np.var(y - v)) / var_y}
+
+    # ---------------------------------------------------------------- results
+    def policy(self, deterministic: bool = True) -> Any:
+        """The trained network as a recarena policy (greedy top-K slates by default)."""
+        from recarena.agents.rl.policy import SlatePolicy
+
+        return SlatePolicy(self.net, deterministic=deterministic, meta=self.metadata())
+
+    def metadata(self) -> dict[str, Any]:
+        return {"algo": self.algo, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+                "config": asdict(self.config), "global_step": self.global_step}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume training exactly (pickled by ``torch.save``)."""
+        if self._obs is None:
+            raise ConfigError("PPOTrainer.state_dict", "a trainer that has not started",
+                              "learn() called at least once before checkpointing")
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "gen": self.gen.get_state(), "rng": self.rng.bit_generator.state,
+                "reward_scale": self.reward_scale.state_dict(), "global_step": self.global_step,
+                "updates": self.updates, "history": list(self.history),
+                "obs": {k: np.array(v) for k, v in self._obs.items()},
+                "env": self.envs.snapshot(), "config": asdict(self.config)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("config") != asdict(self.config):
+            raise ConfigError("checkpoint config", state.get("config"),
+                              f"the trainer's configuration {asdict(self.config)}")
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["gen"])
+        self.rng.bit_generator.state = state["rng"]
+        self.reward_scale.load_state_dict(state["reward_scale"])
+        self.global_step, self.updates = int(state["global_step"]), int(state["updates"])
+        self.history = list(state["history"])
+        self.envs.reset(seed=self.config.seed)  # builds the world; restore puts users back
+        self.envs.restore(state["env"])
+        self._obs = {k: np.array(v) for k, v in state["obs"].items()}
+
+    def close(self) -> None:
+        if self._owns_env:
+            self.envs.close()
+
+
+def _check_vector_env(envs: Any, config: PPOConfig) -> Any:
+    from gymnasium.vector import AutoresetMode
+
+    from recarena.envs.vector import CoreVectorEnv
+
+    if not isinstance(getattr(envs, "unwrapped", envs), CoreVectorEnv):
+        raise ConfigError("PPOTrainer.envs", envs,
+                          "a recarena vector env (gym.make_vec(id, vectorization_mode="
+                          "'vector_entry_point')) or a registered recarena env id")
+    mode = envs.metadata.get("autoreset_mode")
+    if mode not in (AutoresetMode.SAME_STEP, "same_step", "SameStep"):
+        raise ConfigError("PPOTrainer.envs autoreset_mode", mode,
+                          "AutoresetMode.SAME_STEP (the trainer reads info['final_obs'])")
+    if envs.num_envs != config.num_envs:
+        raise ConfigError("PPOTrainer.envs", f"{envs.num_envs} users",
+                          f"config.num_envs = {config.num_envs}")
+    return envs
