@@ -118,7 +118,7 @@ class ObservationLayout:
             b = x.shape[0]
             if key in onehot:
                 x = nn.functional.one_hot(x.long(), onehot[key]).float()
-            x = x.reshape(b, self.num_candidates, -1).float()
+            x = x.reshape(b, x.shape[1], -1).float()
             parts.append(x)
         cand = torch.cat(parts, dim=2)
         b = cand.shape[0]

@@ -394,19 +394,22 @@ class PPOTrainer:
 
 
 def _check_vector_env(envs: Any, config: PPOConfig) -> Any:
+    """A recarena vector env, or any Gymnasium vector env of the same shape: same-step
+    autoreset with ``info["final_obs"]``, a ``Dict`` observation, ``num_candidates`` and
+    ``slate_size`` attributes (a custom env in a test or a user's own simulator)."""
     from gymnasium.vector import AutoresetMode
 
-    from recarena.envs.vector import CoreVectorEnv
-
-    if not isinstance(getattr(envs, "unwrapped", envs), CoreVectorEnv):
-        raise ConfigError("PPOTrainer.envs", envs,
-                          "a recarena vector env (gym.make_vec(id, vectorization_mode="
-                          "'vector_entry_point')) or a registered recarena env id")
+    if not isinstance(envs, gym.vector.VectorEnv) or not all(
+            hasattr(envs, a) for a in ("num_candidates", "slate_size")):
+        raise ConfigError("trainer envs", envs,
+                          "a recarena vector env (gym.make_vec(id, num_envs=N, "
+                          "vectorization_mode='vector_entry_point')) or a registered recarena "
+                          "env id")
     mode = envs.metadata.get("autoreset_mode")
     if mode not in (AutoresetMode.SAME_STEP, "same_step", "SameStep"):
-        raise ConfigError("PPOTrainer.envs autoreset_mode", mode,
+        raise ConfigError("trainer envs autoreset_mode", mode,
                           "AutoresetMode.SAME_STEP (the trainer reads info['final_obs'])")
     if envs.num_envs != config.num_envs:
-        raise ConfigError("PPOTrainer.envs", f"{envs.num_envs} users",
+        raise ConfigError("trainer envs", f"{envs.num_envs} users",
                           f"config.num_envs = {config.num_envs}")
     return envs
