@@ -10,9 +10,26 @@ import numpy as np
 
 from recarena.envs.core import CoreFacts, CoreStep, EnvCore, first_rows
 from recarena.envs.spaces import SlateSpace
-from recarena.errors import ConfigError, ResetNeeded
+from recarena.errors import ConfigError, RenderModeError, ResetNeeded
 
-__all__ = ["CoreEnv"]
+__all__ = ["CoreEnv", "check_render_mode"]
+
+
+def check_render_mode(render_mode: Any, render_modes: list[str]) -> str | None:
+    """``render_mode`` if it is ``None`` or one of ``render_modes``, else
+    :class:`~recarena.errors.RenderModeError`.
+
+    That error is a ``ConfigError`` *and* a ``TypeError``, because of what
+    stable-baselines3 expects: its ``make_vec_env(env_id)`` first calls
+    ``gym.make(env_id, render_mode="rgb_array")`` and, on a ``TypeError`` only, calls
+    ``gym.make(env_id)`` again without it. recarena's envs render text (``"ansi"``), not
+    images, so ``"rgb_array"`` is refused rather than accepted and ignored: accepting it
+    would promise frames that ``render()`` cannot give (video recorders would fail later,
+    and Gymnasium's checker tests every listed mode)."""
+    if render_mode is not None and render_mode not in render_modes:
+        raise RenderModeError("render_mode", render_mode,
+                              "None or " + " or ".join(repr(m) for m in render_modes))
+    return render_mode
 
 
 class CoreEnv(CoreFacts, gym.Env):
@@ -23,6 +40,11 @@ class CoreEnv(CoreFacts, gym.Env):
     as keyword arguments (:meth:`make_config`), which the family's vector env takes too.
     :meth:`step` is the core's batched step on a batch of one, handing out row 0: the
     observation's, the reward's and the info's (:meth:`EnvCore.first_row_info`).
+
+    ``render_mode`` is ``None`` or ``"ansi"`` (text); any other value raises
+    :class:`~recarena.errors.RenderModeError`, a ``ConfigError`` that is also a
+    ``TypeError`` so that stable-baselines3's ``make_vec_env`` falls back to no render mode
+    (:func:`check_render_mode`).
 
     Public facts for wrappers, runners and agents (instead of the core's internals):
     :attr:`num_candidates`, :attr:`slate_size` and those of
@@ -49,10 +71,8 @@ class CoreEnv(CoreFacts, gym.Env):
     def __init__(self, config: Any = None, render_mode: str | None = None,
                  **overrides: Any) -> None:
         config = self.make_config(config, **overrides)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError("render_mode", render_mode, "None or 'ansi'")
         self.config = config
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
         self.core = self.core_class(config)
         self.world = self.core.world
         self.num_candidates = self.core.num_candidates

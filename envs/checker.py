@@ -54,25 +54,39 @@ def _rollout(env: gym.vector.VectorEnv, seed: int, steps: int) -> list[np.ndarra
 
 
 def check_vector_env(env: gym.vector.VectorEnv, steps: int = 200, seed: int = 0,
-                     require_autoreset: bool = True) -> dict[str, int]:
+                     require_autoreset: bool = True, max_steps: int = 5000) -> dict[str, int]:
     """Check a vector env's spaces, step outputs, autoreset and seeding.
+
+    Autoreset is checked in the env's own mode (``metadata["autoreset_mode"]``):
+
+    * ``SAME_STEP``: a step that ends episodes has ``final_obs`` / ``_final_obs`` (exactly
+      the ended rows, each a valid single observation, ``None`` elsewhere) and
+      ``final_info`` / ``_final_info``; a step that ends none has no ``final_obs``.
+    * ``NEXT_STEP``: no step has ``final_obs``; the step after a row's episode ended is
+      that row's reset: reward 0, neither terminated nor truncated.
 
     Args:
         env: the vector env (it is reset and stepped).
-        steps: random-policy steps to run.
+        steps: random-policy steps to run at least.
         seed: the seed of the checks.
-        require_autoreset: fail when no episode ended within ``steps`` steps (so that
-            autoreset was never exercised).
+        require_autoreset: fail when autoreset was not exercised (an episode ended and,
+            under ``NEXT_STEP``, the following reset step was seen). Until it is, the
+            checks go on past ``steps``, up to ``max_steps`` steps: an env whose
+            episodes are long (Cascade-v0's horizon of 1,000) needs no shorter horizon
+            to be checked.
+        max_steps: the most steps run while waiting for autoreset.
 
     Returns:
-        counts: ``{"steps": ..., "episodes_ended": ...}``.
+        counts: ``{"steps": ..., "episodes_ended": ...}`` (the steps actually run).
     """
     n = env.num_envs
     assert isinstance(n, int) and n >= 1, f"num_envs must be a positive int, got {n!r}"
     mode = env.metadata.get("autoreset_mode")
     assert isinstance(mode, AutoresetMode), (
         f"metadata['autoreset_mode'] must be a gymnasium.vector.AutoresetMode, got {mode!r}")
-    assert mode == AutoresetMode.SAME_STEP, f"this checker covers SAME_STEP autoreset, got {mode}"
+    assert mode in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP), (
+        f"this checker covers SAME_STEP and NEXT_STEP autoreset, got {mode}")
+    next_step = mode == AutoresetMode.NEXT_STEP
     # spaces
     assert env.observation_space == batch_space(env.single_observation_space, n), (
         "observation_space must be batch_space(single_observation_space, num_envs)")
@@ -87,12 +101,16 @@ def check_vector_env(env: gym.vector.VectorEnv, steps: int = 200, seed: int = 0,
     obs, info = env.reset(seed=seed)
     _check_obs(env.observation_space, obs, "reset obs")
     assert isinstance(info, dict), f"reset info must be a dict, got {type(info)}"
-    ended = 0
+    ended = resets = 0
     env.action_space.seed(seed)
     prev = _flat(obs)
-    for t in range(steps):
+    pending = np.zeros(n, dtype=bool)  # NEXT_STEP: rows whose reset step comes next
+    t = 0
+    while t < steps or (require_autoreset and not (resets if next_step else ended)
+                        and t < max(steps, max_steps)):
         obs, rew, term, trunc, info = env.step(env.action_space.sample())
         where = f"step {t}"
+        t += 1
         _check_obs(env.observation_space, obs, f"{where} obs")
         for name, arr, kind in (("rewards", rew, "f"), ("terminated", term, "b"),
                                 ("truncated", trunc, "b")):
@@ -107,27 +125,19 @@ def check_vector_env(env: gym.vector.VectorEnv, steps: int = 200, seed: int = 0,
             assert not np.shares_memory(a, b), f"{where}: observation arrays reused across steps"
         prev = new
         done = term | trunc
-        if done.any():
-            ended += int(done.sum())
-            assert "final_obs" in info and "_final_obs" in info, (
-                f"{where}: episodes ended in rows {np.flatnonzero(done).tolist()} but info "
-                "has no final_obs/_final_obs (same-step autoreset)")
-            mask = np.asarray(info["_final_obs"])
-            assert np.array_equal(mask, done), (
-                f"{where}: _final_obs {np.flatnonzero(mask).tolist()} != ended rows "
-                f"{np.flatnonzero(done).tolist()}")
-            for i in range(n):
-                final = info["final_obs"][i]
-                if done[i]:
-                    _check_obs(env.single_observation_space, final, f"{where} final_obs[{i}]")
-                else:
-                    assert final is None, f"{where}: final_obs[{i}] set for a running row"
-            assert "final_info" in info and "_final_info" in info, f"{where}: no final_info"
+        ended += int(done.sum())
+        if next_step:
+            _check_next_step(info, rew, done, pending, where)
+            resets += int(pending.sum())
+            pending = done
         else:
-            assert "final_obs" not in info, f"{where}: final_obs present though no episode ended"
+            _check_same_step(env, info, done, where)
     if require_autoreset:
-        assert ended > 0, (f"no episode ended within {steps} steps, so autoreset was not "
-                           "exercised: use more steps or a shorter horizon")
+        assert ended > 0, (f"no episode ended within {t} steps, so autoreset was not "
+                           "exercised: use more max_steps or a shorter horizon")
+        assert resets > 0 or not next_step, (
+            f"an episode ended only in the last of {t} steps, so the NEXT_STEP reset step "
+            "was not exercised: use more steps")
     # seeding
     horizon = min(steps, 50)
     a, b = _rollout(env, seed + 1, horizon), _rollout(env, seed + 1, horizon)
@@ -136,4 +146,44 @@ def check_vector_env(env: gym.vector.VectorEnv, steps: int = 200, seed: int = 0,
     c = _rollout(env, seed + 2, horizon)
     assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=True)), (
         "different seeds gave identical trajectories")
-    return {"steps": steps, "episodes_ended": ended}
+    return {"steps": t, "episodes_ended": ended}
+
+
+def _check_same_step(env: gym.vector.VectorEnv, info: dict, done: np.ndarray,
+                     where: str) -> None:
+    """SAME_STEP: ``final_obs`` / ``final_info`` exactly where episodes ended."""
+    n = done.shape[0]
+    if not done.any():
+        assert "final_obs" not in info, f"{where}: final_obs present though no episode ended"
+        return
+    assert "final_obs" in info and "_final_obs" in info, (
+        f"{where}: episodes ended in rows {np.flatnonzero(done).tolist()} but info "
+        "has no final_obs/_final_obs (same-step autoreset)")
+    mask = np.asarray(info["_final_obs"])
+    assert np.array_equal(mask, done), (
+        f"{where}: _final_obs {np.flatnonzero(mask).tolist()} != ended rows "
+        f"{np.flatnonzero(done).tolist()}")
+    for i in range(n):
+        final = info["final_obs"][i]
+        if done[i]:
+            _check_obs(env.single_observation_space, final, f"{where} final_obs[{i}]")
+        else:
+            assert final is None, f"{where}: final_obs[{i}] set for a running row"
+    assert "final_info" in info and "_final_info" in info, f"{where}: no final_info"
+
+
+def _check_next_step(info: dict, rew: np.ndarray, done: np.ndarray, pending: np.ndarray,
+                     where: str) -> None:
+    """NEXT_STEP: no ``final_obs``; the rows reset in this step (``pending``: their episode
+    ended in the last one) have reward 0 and neither end flag."""
+    assert "final_obs" not in info, (
+        f"{where}: final_obs in info under NEXT_STEP autoreset (the ending step returns "
+        "the last observation itself)")
+    if pending.any():
+        rows = np.flatnonzero(pending)
+        assert np.all(rew[rows] == 0), (
+            f"{where}: rows {rows.tolist()} are reset in this step (NEXT_STEP) but have "
+            f"rewards {rew[rows].tolist()}, not 0")
+        assert not done[rows].any(), (
+            f"{where}: rows {rows.tolist()} are reset in this step (NEXT_STEP) but are "
+            "terminated or truncated")

@@ -21,7 +21,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from recarena.envs.base import CoreEnv
+from recarena.envs.base import CoreEnv, check_render_mode
 from recarena.envs.core import CoreFacts, CoreStep
 from recarena.envs.registration import _SPECS
 from recarena.envs.spaces import BatchSlateSpace, SlateSpace
@@ -42,6 +42,24 @@ class VectorSnapshot(NamedTuple):
     world: WorldSnapshot
     returns: np.ndarray
     needs_reset: bool
+    #: rows whose user is replaced at the next step (``NEXT_STEP`` autoreset), or ``None``
+    pending: np.ndarray | None = None
+
+
+def _as_autoreset_mode(value: Any) -> AutoresetMode:
+    """``value`` as an ``AutoresetMode`` the vector envs support (``SAME_STEP`` or
+    ``NEXT_STEP``): the member itself, its value (``"NextStep"``) or its name in any case
+    (``"next_step"``); anything else is a ``ConfigError``."""
+    expected = ("AutoresetMode.SAME_STEP or AutoresetMode.NEXT_STEP (or 'same_step' / "
+                "'next_step')")
+    mode = value if isinstance(value, AutoresetMode) else None
+    if mode is None and isinstance(value, str):
+        for member in AutoresetMode:
+            if value in (member.value, member.name) or value.upper() == member.name:
+                mode = member
+    if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP):
+        raise ConfigError("autoreset_mode", value, expected)
+    return mode
 
 
 class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
@@ -54,15 +72,35 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
     with invalid slates in some rows, raises :class:`~recarena.errors.InvalidSlate` naming
     the rows.
 
-    **Autoreset** (``metadata["autoreset_mode"] == AutoresetMode.SAME_STEP``): when user
-    ``i`` leaves (``terminated[i]``) or reaches the horizon (``truncated[i]``), the step
-    that ends the episode already returns the *next* user's first observation in row ``i``;
-    the finished user's last observation is in ``info["final_obs"][i]`` (an object array,
-    ``None`` elsewhere, with mask ``info["_final_obs"]``) and their last info in
-    ``info["final_info"]`` (``user_id``, ``episode_return``, ``episode_length``, each with a
-    ``_``-prefixed mask). This is Gymnasium's same-step convention and the one
-    stable-baselines3's ``VecEnv`` uses (``terminal_observation``). The new user has a new
-    ``user_id`` and is drawn from the world's users stream.
+    **Autoreset** (``autoreset_mode``, also in the instance's ``metadata["autoreset_mode"]``).
+    The default is ``AutoresetMode.SAME_STEP``: when user ``i`` leaves (``terminated[i]``)
+    or reaches the horizon (``truncated[i]``), the step that ends the episode already
+    returns the *next* user's first observation in row ``i``; the finished user's last
+    observation is in ``info["final_obs"][i]`` (an object array, ``None`` elsewhere, with
+    mask ``info["_final_obs"]``) and their last info in ``info["final_info"]``
+    (``user_id``, ``episode_return``, ``episode_length``, each with a ``_``-prefixed mask).
+    It is the default because it is the convention of stable-baselines3's ``VecEnv``
+    (``terminal_observation``) and of recarena's ``evaluate`` and trainers, and because
+    every step of every row is a real step of a user (no step is spent on resets, the
+    world's random streams follow the users). The new user has a new ``user_id`` and is
+    drawn from the world's users stream.
+
+    ``autoreset_mode="next_step"`` (``AutoresetMode.NEXT_STEP`` or its value
+    ``"NextStep"``) is Gymnasium's default convention, which its stateful vector wrappers
+    (``NormalizeObservation``) require: the step that ends user ``i``'s episode returns
+    that user's last observation (no ``final_obs``); the *next* step ignores row ``i``'s
+    action (it need not even be a valid slate) and returns the new user's first
+    observation with reward 0, ``terminated`` and ``truncated`` False. That step's info
+    gives the new user's ``user_id``, ``candidate_ids`` and ``oracle`` in row ``i``; its
+    step entries (``response``, ``examined``, ``slate_*``, the family's extras) have a mask
+    (``info["_response"]`` etc., False in the reset rows, whose values are zeros), as
+    Gymnasium's ``SyncVectorEnv`` gives for a sub-env that was reset rather than stepped.
+    The world steps all N rows at once, so when some rows are reset and others step, the
+    rows being reset show their finished user the ignored slate once more, and that
+    response is dropped (with a creator model, those impressions still count as exposure);
+    when every row is reset (a one-user env, a shared horizon) nothing is stepped, so a
+    one-user ``NEXT_STEP`` env reproduces the single env step for step, as ``SAME_STEP``
+    does. ``AutoresetMode.DISABLED`` is refused (there is no ``reset_mask``).
 
     **Info** (every step): ``user_id`` ``(N,)`` (after replacement), ``candidate_ids``
     ``(N, C)`` (catalog ids of the current candidates: public, what a platform knows about
@@ -86,8 +124,11 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
     exogenous randomness.
 
     **Arguments**: ``num_envs`` (N users), ``max_episode_steps`` (sets the config's
-    ``horizon``; ``make_vec`` passes it), ``render_mode`` (``None`` or ``"ansi"``), and the
-    single env family's constructor arguments.
+    ``horizon``; ``make_vec`` passes it), ``render_mode`` (``None`` or ``"ansi"``; anything
+    else is a :class:`~recarena.errors.RenderModeError`, a ``ConfigError`` that is also a
+    ``TypeError``, see :func:`~recarena.envs.base.check_render_mode`), ``autoreset_mode``
+    (``"same_step"``, the default, or ``"next_step"``; an ``AutoresetMode`` or its name or
+    value), and the single env family's constructor arguments.
 
     >>> import gymnasium as gym, recarena
     >>> envs = gym.make_vec("recarena/InterestEvolution-v0", num_envs=8,
@@ -105,15 +146,22 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
     single_env_class: type[CoreEnv] = CoreEnv
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None,
-                 render_mode: str | None = None, **kwargs: Any) -> None:
+                 render_mode: str | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+                 **kwargs: Any) -> None:
         self.num_envs = check_int(num_envs, "num_envs", 1)
         config = self.single_env_class.make_config(**kwargs)
         if max_episode_steps is not None:
             config = config.replace(horizon=check_int(max_episode_steps, "max_episode_steps", 1))
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError("render_mode", render_mode, "None or 'ansi'")
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
+        mode = _as_autoreset_mode(autoreset_mode)
+        #: this instance's autoreset mode (also ``metadata["autoreset_mode"]``)
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}  # the instance's own
+        self._next_step = mode is AutoresetMode.NEXT_STEP
+        #: NEXT_STEP: rows whose episode ended in the last step (reset at the next step)
+        self._pending: np.ndarray | None = None
         self.config = config
-        self.render_mode = render_mode
         self.core = self.single_env_class.core_class(config)
         self.world = self.core.world
         c, k = self.core.num_candidates, self.core.slate_size
@@ -138,6 +186,7 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
         obs, info = self.core.reset(self.num_envs, self.np_random if fresh else None)
         self._returns[:] = 0.0
         self._needs_reset = False
+        self._pending = None
         self._last = None
         return obs, info
 
@@ -145,6 +194,8 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
                                           np.ndarray, dict[str, Any]]:
         if self._needs_reset:
             raise ResetNeeded("step() called before reset(); call reset() first")
+        if self._next_step:
+            return self._step_next(actions)
         step = self.core.step(self.action_space.validate(actions), autoreset=True)
         self._last = step
         self._returns += step.rewards
@@ -170,6 +221,43 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
             self._returns[rows] = 0.0
         return step.obs, step.rewards, step.terminated, step.truncated, info
 
+    def _step_next(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                                 np.ndarray, dict[str, Any]]:
+        """A step under ``NEXT_STEP`` autoreset (see the class documentation)."""
+        pending = self._pending
+        if pending is None:  # nobody to reset: a plain step of every row
+            step = self.core.step(self.action_space.validate(actions))
+        else:
+            rows = np.flatnonzero(pending)
+            n, k = self.num_envs, self.slate_size
+            if rows.size == n:  # everyone is reset: nothing is stepped
+                self._pending = None
+                self._returns[:] = 0.0
+                self._last = None
+                obs, info = self.core.reset(n, None)
+                zeros = np.zeros(n, dtype=bool)
+                return obs, np.zeros(n), zeros, zeros.copy(), info
+            # the ignored actions of the reset rows need not be valid slates
+            slates = np.asarray(actions)
+            if slates.shape == (n, k):
+                slates = slates.copy()
+                slates[rows] = np.arange(k)
+            step = self.core.step(self.action_space.validate(slates))
+            self.world.replace_users(rows)
+            self.core.refresh_rows(step.obs, rows)
+            stepped = ~pending
+            step = step._replace(rewards=np.where(stepped, step.rewards, 0.0),
+                                 terminated=step.terminated & stepped,
+                                 truncated=step.truncated & stepped)
+            self._returns[rows] = 0.0
+            _mask_step_entries(step.info, pending)
+            step.info.update(self.core.user_info())
+        self._last = step
+        self._returns += step.rewards
+        done = step.terminated | step.truncated
+        self._pending = done if done.any() else None
+        return step.obs, step.rewards, step.terminated, step.truncated, step.info
+
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
@@ -188,7 +276,8 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
         """Users, candidates, random streams and episode counters, for :meth:`restore`."""
         if self.world.state is None:
             raise ResetNeeded("snapshot() called before reset()")
-        return VectorSnapshot(self.world.snapshot(), self._returns.copy(), self._needs_reset)
+        return VectorSnapshot(self.world.snapshot(), self._returns.copy(), self._needs_reset,
+                              None if self._pending is None else self._pending.copy())
 
     def restore(self, snap: VectorSnapshot) -> None:
         """Return to ``snap``: the continuation under the same actions is identical."""
@@ -200,7 +289,39 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
         self.world.restore(snap.world)
         self._returns[:] = snap.returns
         self._needs_reset = snap.needs_reset
+        self._pending = None if snap.pending is None else snap.pending.copy()
         self._last = None
+
+
+#: the info entries that say who is in each row now (the rest describe the step taken)
+_USER_ENTRIES = frozenset({"user_id", "candidate_ids", "oracle"})
+
+
+def _zero_rows(value: Any, rows: np.ndarray) -> Any:
+    """``value`` (an array, or a NamedTuple / dict of arrays) with ``rows`` set to zero,
+    as new arrays (the world's may be read-only or shared)."""
+    if isinstance(value, np.ndarray):
+        out = value.copy()
+        out[rows] = 0
+        return out
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)._make(_zero_rows(v, rows) for v in value)
+    if isinstance(value, dict):
+        return {key: _zero_rows(v, rows) for key, v in value.items()}
+    return value
+
+
+def _mask_step_entries(info: dict[str, Any], reset: np.ndarray) -> None:
+    """In a ``NEXT_STEP`` step where the rows ``reset`` were reset rather than stepped:
+    every entry describing the step gets a mask ``_key`` (False in those rows, combined
+    with a mask it already has) and zeros in those rows, as Gymnasium's ``SyncVectorEnv``
+    gives for keys that only some sub-envs returned."""
+    rows = np.flatnonzero(reset)
+    stepped = ~reset
+    for key in [key for key in info if key not in _USER_ENTRIES and key[0] != "_"]:
+        info[key] = _zero_rows(info[key], rows)
+        mask = info.get("_" + key)
+        info["_" + key] = stepped.copy() if mask is None else mask & stepped
 
 
 def vector_env_class(single_env_class: type[CoreEnv], name: str,

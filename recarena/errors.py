@@ -16,6 +16,7 @@ __all__ = [
     "InvalidSlate",
     "LLMBackendError",
     "RecArenaError",
+    "RenderModeError",
     "ResetNeeded",
     "UnknownEnvError",
     "describe",
@@ -38,6 +39,27 @@ class ConfigError(RecArenaError, ValueError):
         self.received = received
         self.expected = expected
         super().__init__(f"{field}: expected {expected}, received {describe(received)}")
+
+
+class RenderModeError(ConfigError, TypeError):
+    """A ``render_mode`` the env does not implement.
+
+    Also a ``TypeError``, on purpose: stable-baselines3's ``make_vec_env`` asks every env
+    for ``render_mode="rgb_array"`` and falls back to no render mode only on a
+    ``TypeError`` (what an env that takes no such argument raises), so an env refusing a
+    render mode must raise one to be usable there. Still a :class:`ConfigError` (and so a
+    ``ValueError``) naming the field, the value and the allowed modes.
+
+    Gymnasium's ``make`` re-raises an env creator's ``TypeError`` as
+    ``type(e)(message)``: with the message alone, the message is kept as it is.
+    """
+
+    def __init__(self, field: str, received: Any = None, expected: str | None = None) -> None:
+        if expected is None:  # re-raised with a finished message (gymnasium.make)
+            self.field, self.received, self.expected = "render_mode", received, ""
+            Exception.__init__(self, field)
+            return
+        super().__init__(field, received, expected)
 
 
 class InvalidSlate(RecArenaError, ValueError):
