@@ -56,8 +56,13 @@ class PolicyEntry:
         paper: the paper (or book) it follows.
         needs: what the env must offer (``"catalog"``: recurring item ids; ``"features"``:
             candidate features; ``"oracle"``: privileged truth, a reference only; ...).
-        build: ``(spec, env, kwargs) -> Policy``; ``env`` is the env object when one was
-            given (some oracles read the env's configuration), else ``None``.
+        build: ``(spec, env, kwargs) -> Policy``; ``env`` is the env object (made from
+            the id when an id was given; ``None`` for a bare :class:`EnvSpec`).
+        check: ``(env) -> None``; raises ``ConfigError`` naming the env and what the policy
+            needs when it cannot work there (the reference policies read privileged truth
+            that not every env has). :func:`make_policy` runs it before building, and
+            ``recarena list`` derives from it which policies fit which env. ``None``: the
+            builder's own checks (catalog, feature entries) are all there is.
     """
 
     name: str
@@ -66,6 +71,7 @@ class PolicyEntry:
     paper: str
     needs: str
     build: Callable[[EnvSpec, Any, dict[str, Any]], Policy]
+    check: Callable[[Any], None] | None = None
 
     @property
     def arguments(self) -> list[str]:
@@ -78,15 +84,19 @@ _REGISTRY: dict[str, PolicyEntry] = {}
 
 
 def register_policy(name: str, cls: type, summary: str, paper: str, needs: str = "",
-                    build: Callable[[EnvSpec, Any, dict[str, Any]], Policy] | None = None) -> None:
+                    build: Callable[[EnvSpec, Any, dict[str, Any]], Policy] | None = None,
+                    check: Callable[[Any], None] | None = None) -> None:
     """Register ``cls`` under ``name`` (``build`` defaults to filling the env-determined
-    arguments the constructor takes, see :data:`_FROM_ENV`)."""
+    arguments the constructor takes, see :data:`_FROM_ENV`; ``check``: see
+    :class:`PolicyEntry`)."""
     if not isinstance(name, str) or not name:
         raise ConfigError("register_policy.name", name, "a non-empty str")
     if name in _REGISTRY:
         raise ConfigError("register_policy.name", name, "a name not registered yet")
+    if check is not None and not callable(check):
+        raise ConfigError("register_policy.check", check, "a callable (env) -> None, or None")
     _REGISTRY[name] = PolicyEntry(name, cls, summary, paper, needs,
-                                  build or _auto_builder(cls, name))
+                                  build or _auto_builder(cls, name), check)
 
 
 def policy_entry(name: str) -> PolicyEntry:
@@ -109,8 +119,23 @@ def make_policy(name: str, env: Any, **kwargs: Any) -> Policy:
         if key not in allowed:
             raise ConfigError(f"policy {name!r} argument", key,
                               "one of " + ", ".join(allowed) if allowed else "no arguments")
-    spec = env_spec(env)
-    return entry.build(spec, None if isinstance(env, (str, EnvSpec)) else env, dict(kwargs))
+    if isinstance(env, EnvSpec):
+        if env.env_id is None:  # nothing to check against, nor to read a configuration from
+            return entry.build(env, None, dict(kwargs))
+        env = env.env_id
+    made = None
+    if isinstance(env, str):
+        import gymnasium as gym
+
+        made = env = gym.make(env)
+    try:
+        spec = env_spec(env)
+        if entry.check is not None:
+            entry.check(env)
+        return entry.build(spec, env, dict(kwargs))
+    finally:
+        if made is not None:
+            made.close()
 
 
 # ----------------------------------------------------------------- builders
@@ -150,16 +175,9 @@ def _auto_builder(cls: type, name: str) -> Callable[[EnvSpec, Any, dict[str, Any
 
 def _quality_oracle(spec: EnvSpec, env: Any, kwargs: dict[str, Any]) -> Policy:
     if env is None:
-        import gymnasium as gym
-
-        if spec.env_id is None:
-            raise ConfigError("quality_oracle env", spec, "an env id or env object")
-        made = gym.make(spec.env_id)
-        try:
-            return QualityAwareOracle.from_env(made)
-        finally:
-            made.close()
-    return QualityAwareOracle.from_env(env)
+        raise ConfigError("quality_oracle env", spec, "an env id or env object (the oracle "
+                          "reads the env's choice model, budget and return model)")
+    return QualityAwareOracle.from_env(env, **kwargs)
 
 
 register_policy("random", RandomPolicy, "uniformly random slates (the floor)", "-")
@@ -172,12 +190,14 @@ register_policy("als", ImplicitALS, "implicit-feedback matrix factorisation, ref
 register_policy("feature_sort", FeatureSortPolicy, "rank by one observed feature (heuristic)",
                 "-", "the named observation entry")
 register_policy("greedy_oracle", GreedyOracle, "myopic greedy on true affinity (reference)",
-                "-", "oracle")
+                "-", "oracle", check=GreedyOracle.check_env)
 register_policy("quality_bonus_oracle", QualityBonusOracle,
-                "greedy on true affinity + w * quality (reference)", "-", "oracle")
+                "greedy on true affinity + w * quality (reference)", "Ie et al. 2019 (kale)",
+                "oracle, item quality", check=QualityBonusOracle.check_env)
 register_policy("quality_oracle", QualityAwareOracle,
-                "greedy on reward per unit of budget (reference)", "renewal-reward argument",
-                "oracle, a time budget", _quality_oracle)
+                "best slate for watch per unit of budget, times expected sessions where users "
+                "return (reference)", "renewal-reward; Ie et al. 2019; Cai et al. 2023",
+                "oracle, a time budget", _quality_oracle, check=QualityAwareOracle.check_env)
 register_policy("epsilon_greedy", EpsilonGreedy, "epsilon-greedy over items, decaying epsilon",
                 "Auer, Cesa-Bianchi & Fischer 2002", "catalog")
 register_policy("ucb1", UCB1, "UCB1 over items (CombUCB1 for K > 1)",

@@ -8,6 +8,8 @@ import pytest
 
 import recarena  # noqa: F401
 from recarena.agents import GreedyOracle, Policy, evaluate, list_policies, make_policy
+from recarena.agents.base import EnvSpec
+from recarena.agents.registry import register_policy
 from recarena.errors import ConfigError
 
 #: an env each policy applies to, and the arguments it needs there
@@ -87,7 +89,35 @@ def test_learning_can_be_switched_off() -> None:
      r"UCB1.scope: expected one of"),
     (lambda: evaluate(GreedyOracle(2), "recarena/Cascade-v0", episodes=2, users=2),
      r"either episodes .* or users"),
+    # reference policies refuse, at build time, envs without the truth they read (issue 17)
+    (lambda: make_policy("quality_bonus_oracle", "recarena/LongTermSatisfaction-v0"),
+     r"QualityBonusOracle env: expected an env whose info\['oracle'\] has 'scores', 'quality'"),
+    (lambda: make_policy("quality_oracle", "recarena/ShortVideo-v0"),
+     r"QualityAwareOracle env: .*received 'recarena/ShortVideo-v0'"),
+    (lambda: make_policy("quality_oracle", EnvSpec(None, 10, 2, None, {})),
+     r"quality_oracle env: expected an env id or env object"),
+    (lambda: register_policy("mine", GreedyOracle, "x", "-", check="yes"),
+     r"register_policy.check: expected a callable"),
 ])
 def test_registry_and_loop_bad_inputs(call, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+def test_reference_policies_are_checked_where_they_are_built() -> None:
+    """Every reference (oracle) policy has an applicability check, and ``make_policy``
+    builds it exactly where its class's ``fits`` says it fits (for an env object)."""
+    import gymnasium as gym
+
+    refs = [e for e in list_policies() if getattr(e.cls, "is_oracle", False)]
+    assert {e.name for e in refs} >= {"greedy_oracle", "quality_bonus_oracle", "quality_oracle"}
+    for env_id in recarena.list_envs():
+        env = gym.make(env_id)
+        for entry in refs:
+            assert entry.check is not None, entry.name
+            try:
+                make_policy(entry.name, env)
+                built = True
+            except ConfigError:
+                built = False
+            assert built == entry.cls.fits(env), (entry.name, env_id)
