@@ -159,6 +159,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
                     else ", ".join(map(_short, f)) if f else "none with default arguments")
             print(textwrap.fill(f"fits: {text}", width, initial_indent=" " * 25,
                                 subsequent_indent=" " * 31))
+        print("reference policies by env (they read privileged truth, info['oracle']: upper "
+              "references,\n  not learners; each one's applicability check decides where it fits)")
+        references = [e.name for e in list_policies() if getattr(e.cls, "is_oracle", False)]
+        for env_id in every:
+            names = [n for n in references if env_id in fits[n]]
+            print(textwrap.fill(f"{_short(env_id):24s} {', '.join(names) or 'none'}", width,
+                                initial_indent="  ", subsequent_indent=" " * 27))
     if what in ("all", "metrics"):
         from recarena.analysis.summary import METRICS
 

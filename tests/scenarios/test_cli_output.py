@@ -41,6 +41,10 @@ def test_show_then_run_the_copy(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_list_describes_envs_and_where_policies_fit(capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import gymnasium as gym
+
+    from recarena.agents import list_policies
+
     # the lines wrap to the terminal; this is the width recarena uses without one
     # (pytest-xdist workers and 80-column terminals set COLUMNS=80)
     monkeypatch.setenv("COLUMNS", "100")
@@ -61,6 +65,20 @@ def test_list_describes_envs_and_where_policies_fit(capsys: pytest.CaptureFixtur
     assert "Cascade-v0" in fits("cascade_kl_ucb") and "InterestEvolution" not in fits("cascade_kl_ucb")
     assert "every env" in fits("random") and "InterestEvolution-v0" in fits("linucb")
     assert "argument(s) key" in fits("feature_sort")
+    # which reference policies fit which env: what their build-time checks say (issue 17)
+    assert "LongTermSatisfaction" not in fits("quality_oracle")
+    assert "ShortVideo" not in fits("quality_bonus_oracle")
+    assert all(e in fits("quality_oracle") for e in ("Retention-v0", "Slate-v0", "MovieLens-v0"))
+    start = next(i for i, x in enumerate(lines) if x.startswith("reference policies by env"))
+    by_env = {x.split()[0]: x.split(maxsplit=1)[1] for x in lines[start + 2:start + 2 + len(
+        recarena.list_envs())]}
+    for env_id in recarena.list_envs():
+        env = gym.make(env_id)
+        for entry in (e for e in list_policies() if getattr(e.cls, "is_oracle", False)):
+            row = by_env[env_id.removeprefix("recarena/")].replace(",", " ").split()
+            assert (entry.name in row) == entry.cls.fits(env), (entry.name, env_id)
+    assert by_env["LongTermSatisfaction-v0"] == "greedy_oracle"
+    assert by_env["Retention-v0"] == "greedy_oracle, quality_bonus_oracle, quality_oracle"
     assert "ctr" in out and "metrics (" in out
     assert elapsed < 20, elapsed  # about 2 s on an idle machine
 
