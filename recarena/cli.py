@@ -2,7 +2,8 @@
 
 Commands: ``list`` (environments, scenarios, policies and which envs they fit, metrics),
 ``show`` (a built-in scenario's TOML, to copy and edit), ``run`` (a scenario: built-in name
-or TOML file), ``report`` / ``plot`` (re-draw a finished run), ``compare`` (summaries of
+or TOML file), ``train`` (an RL agent, with periodic paired evaluation; see
+:mod:`recarena.scenarios.train`), ``report`` / ``plot`` (re-draw a finished run), ``compare`` (summaries of
 several runs side by side), ``validate movielens`` (fit users to real logs, measure their
 fidelity on held-out data) and ``demo`` (a quick table of random vs oracle policies).
 Exit codes: 0 success, 2 bad input (a scenario key, a flag, a missing file, a folder that
@@ -578,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when the simulator does not beat most-popular (the ranking "
                    "targets)")
     p.set_defaults(func=_cmd_validate)
+
+    from recarena.scenarios.train import add_parser as add_train_parser
+
+    add_train_parser(sub)
 
     p = sub.add_parser("demo", help="random vs oracle policies on an environment")
     p.add_argument("--env", default="recarena/InterestEvolution-v0", help="environment id")

@@ -128,7 +128,7 @@ CONSTRUCTORS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("RandomPolicy K > C", lambda: RandomPolicy(3, 5), ConfigError, r"slate_size: expected an integer in \[1, 3\], received 5"),
     ("GreedyOracle K", lambda: GreedyOracle(0), ConfigError, r"slate_size: expected an integer >= 1, received 0"),
     ("QualityAwareOracle budget", lambda: QualityAwareOracle(ProportionalChoice(), None, 2, 10), ConfigError, r"budget: expected a TimeBudget"),
-    ("QualityAwareOracle combos", lambda: QualityAwareOracle(ProportionalChoice(), TimeBudget(), 5, 100), ConfigError, r"expected at most 50,000 slates"),
+    ("QualityAwareOracle combos", lambda: QualityAwareOracle(ProportionalChoice(), TimeBudget(), 5, 100, search="enumerate"), ConfigError, r"expected at most 50,000 slates"),
     ("evaluate episodes", lambda: evaluate(RandomPolicy(10, 2), "recarena/InterestEvolution-v0", episodes=0), ConfigError, r"episodes: expected an integer >= 1, received 0"),
     ("evaluate policy", lambda: evaluate("greedy", "recarena/InterestEvolution-v0"), ConfigError, r"policy: expected a Policy"),
     ("oracle without info", lambda: GreedyOracle(2).recommend({}, None), ConfigError, r"oracle policies need privileged truth"),
