@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -80,6 +81,12 @@ def evaluate(policy: Policy, env: gym.Env | gym.vector.VectorEnv | str,
       vector env's replacement users are simulated, and learners learn from them, but they
       are not counted). Two policies with the same seed start from the same users.
 
+    A stable-baselines3 model (any ``BaseAlgorithm``) is evaluated through
+    :class:`~recarena.agents.rl.sb3.SB3Policy` (deterministic ``model.predict``; its
+    actions mapped to slates as the model was trained: the slate policy's slates, or a
+    slate wrapper's mapping read from the model's env), with the same paired seeds. Wrap
+    it yourself (``SB3Policy(model, wrapper=..., deterministic=False)``) for other choices.
+
     The policy is ``reset()`` once at the start: a learner keeps what it learns across
     episodes (per-user learners forget a user when ``info["user_id"]`` changes). With
     ``learn=True`` an online policy's ``update(obs, slates, response, reward, info)`` is
@@ -93,6 +100,7 @@ def evaluate(policy: Policy, env: gym.Env | gym.vector.VectorEnv | str,
         ``d`` in ``day_marks``, ``return_by_day_d`` (reward collected before day ``d``).
     """
     seed = check_int(seed, "evaluate.seed", 0)
+    policy = _as_policy(policy)
     if not isinstance(policy, Policy):
         raise ConfigError("evaluate.policy", policy,
                           "a Policy (recommend(obs, info), reset(), name, is_oracle)")
@@ -130,6 +138,17 @@ def evaluate(policy: Policy, env: gym.Env | gym.vector.VectorEnv | str,
         raise ConfigError("evaluate.users", users, "None for a single env (use episodes)")
     episodes = check_int(100 if episodes is None else episodes, "evaluate.episodes", 1)
     return _run_single(policy, env, episodes, seed, learn, marks)
+
+
+def _as_policy(policy: Any) -> Any:
+    """An SB3 model as an :class:`~recarena.agents.rl.sb3.SB3Policy`; anything else as it
+    is. (A model's class comes from stable-baselines3, so it is imported already.)"""
+    base = sys.modules.get("stable_baselines3.common.base_class")
+    if base is not None and isinstance(policy, base.BaseAlgorithm):
+        from recarena.agents.rl.sb3 import SB3Policy
+
+        return SB3Policy(policy)
+    return policy
 
 
 def _calendar(env: Any) -> tuple[bool, Any, float]:
