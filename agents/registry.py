@@ -217,3 +217,37 @@ register_policy("linucb", LinUCB, "LinUCB (per-user on item features, or disjoin
 register_policy("diag_linucb", DiagLinUCB, "LinUCB with per-item diagonal covariance",
                 "Yi et al. 2023 (Online Matching)", "catalog, user features")
 register_policy("lin_ts", LinTS, "linear Thompson sampling", "Agrawal & Goyal 2013", "features")
+
+
+class CheckpointPolicy:
+    """A trained policy loaded from its folder (``policy.json`` + ``weights.pt``, written by
+    ``recarena train`` or :meth:`recarena.agents.rl.policy.SlatePolicy.save`), for
+    scenarios: ``policy = "checkpoint"``, ``args = {path = "runs/.../policy"}``.
+
+    Args:
+        path: the policy folder.
+        deterministic: top-K of the network's scores (True) or sampled slates.
+        seed: seed of the sampling stream.
+    """
+
+    def __init__(self, path: str, deterministic: bool = True, seed: int = 0) -> None:
+        raise TypeError("build it with make_policy('checkpoint', env, path=...)")
+
+
+def _checkpoint(spec: EnvSpec, env: Any, kwargs: dict[str, Any]) -> Policy:
+    if "path" not in kwargs:
+        raise ConfigError("policy 'checkpoint' argument", None,
+                          "path = the folder of a trained policy (recarena train's RUN/policy)")
+    try:
+        from recarena.agents.rl.policy import load_policy
+    except ImportError as exc:
+        raise ConfigError("policy 'checkpoint'", kwargs["path"],
+                          f"torch installed (pip install 'recarena[rl]'; {exc})") from None
+    return load_policy(kwargs["path"], env=spec if env is None else env,
+                       deterministic=kwargs.get("deterministic", True),
+                       seed=kwargs.get("seed", 0))
+
+
+register_policy("checkpoint", CheckpointPolicy,
+                "a trained RL policy loaded from its folder (recarena train's RUN/policy)",
+                "-", "the env it was trained on", _checkpoint)
