@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import VecCheckNan, VecMonitor, VecNormali
 
 from recarena.agents import evaluate  # noqa: E402
 from recarena.agents.rl.distributions import PlackettLuce  # noqa: E402
-from recarena.agents.rl.policy import SlatePolicy  # noqa: E402
+from recarena.agents.rl.policy import SlatePolicy, load_policy  # noqa: E402
 from recarena.agents.rl.sb3 import (  # noqa: E402
     RecArenaVecEnv,
     SB3DQNTrainer,
@@ -297,7 +297,7 @@ def _save(model, tmp_path):
 
 
 # ------------------------------------------------------------------------ the trainer
-def test_sb3_trainer_interface_and_exact_resume():
+def test_sb3_trainer_interface_and_exact_resume(tmp_path):
     cfg = {"num_envs": 16, "n_steps": 8, "hidden": 16, "n_epochs": 2}
     a = SB3Trainer(IE, cfg)
     assert a.algo == "sb3-ppo" and a.config["batch_size"] == 32
@@ -321,6 +321,9 @@ def test_sb3_trainer_interface_and_exact_resume():
     assert calls == [640] and a.global_step == 640
     pol = a.policy()
     assert isinstance(pol, SlatePolicy) and pol.meta["algo"] == "sb3-ppo"
+    loaded = load_policy(pol.save(tmp_path / "policy"), env=IE)  # recarena's checkpoint format
+    obs = {k: v[None] for k, v in gym.make(IE).reset(seed=1)[0].items()}
+    assert loaded.recommend(obs).tolist() == pol.recommend(obs).tolist()
     assert a.metadata()["global_step"] == 640 and a.metadata()["env_id"] == IE
     with pytest.raises(ConfigError, match="checkpoint config"):
         SB3Trainer(IE, cfg | {"hidden": 8}).load_state_dict(state)
