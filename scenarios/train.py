@@ -47,8 +47,8 @@ __all__ = ["ALGORITHMS", "TrainPlan", "train"]
 ALGORITHMS: dict[str, tuple[str, str, str | None]] = {
     "ppo": ("recarena.agents.rl.ppo", "PPOTrainer", "PPOConfig"),
     "slateq": ("recarena.agents.rl.slateq", "SlateQTrainer", "SlateQConfig"),
-    "sb3-ppo": ("recarena.agents.rl.sb3", "SB3Trainer", None),
-    "sb3-dqn": ("recarena.agents.rl.sb3", "SB3Trainer", None),
+    "sb3-ppo": ("recarena.agents.rl.sb3", "SB3PPOTrainer", None),
+    "sb3-dqn": ("recarena.agents.rl.sb3", "SB3DQNTrainer", None),
 }
 
 EVAL_SEED_OFFSET = 10_000
@@ -104,7 +104,7 @@ def _trainer(plan: TrainPlan) -> Any:
     cls = getattr(mod, cls_name)
     settings = dict(plan.settings)
     if cfg_name is None:
-        config: Any = settings | {"algo": plan.algo, "num_envs": plan.users, "seed": plan.seed}
+        config: Any = settings | {"num_envs": plan.users, "seed": plan.seed}
     else:
         config = getattr(mod, cfg_name).from_dict(settings | {"num_envs": plan.users,
                                                               "seed": plan.seed})

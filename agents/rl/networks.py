@@ -147,9 +147,9 @@ class RunningNorm(nn.Module):
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        x = x.reshape(-1, x.shape[-1]).double()
-        if x.shape[0] == 0 or x.shape[1] == 0:
+        if x.shape[-1] == 0 or x.numel() == 0:
             return
+        x = x.reshape(-1, x.shape[-1]).double()
         b_mean, b_var, b = x.mean(0), x.var(0, unbiased=False), x.shape[0]
         delta = b_mean - self.mean
         total = self.count + b
@@ -181,19 +181,25 @@ class SlateActorCritic(nn.Module):
         hidden: width of every hidden layer.
         normalize: standardise inputs with running statistics (:class:`RunningNorm`).
         seed: seed of the parameter initialisation.
+        critic_dim: width of extra inputs that only the value head sees (an asymmetric
+            critic: privileged simulator state during training, Pinto et al. 2018,
+            "Asymmetric Actor Critic for Image-Based Robot Learning"); the policy's scores
+            never depend on them, so the trained policy needs only the observation.
     """
 
     def __init__(self, layout: ObservationLayout, hidden: int = 64, normalize: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0, critic_dim: int = 0) -> None:
         super().__init__()
         self.layout, self.hidden, self.normalize = layout, int(hidden), bool(normalize)
+        self.critic_dim = int(critic_dim)
+        self.critic_norm = RunningNorm(self.critic_dim)
         dc, dx, h = layout.candidate_dim, layout.context_dim, self.hidden
         self.cand_norm = RunningNorm(dc)
         self.ctx_norm = RunningNorm(dx)
         self.cand_enc = nn.Sequential(_mlp([dc, h, h]), nn.Tanh())
         self.ctx_enc = nn.Sequential(_mlp([max(dx, 1), h, h]), nn.Tanh())
         self.score = _mlp([3 * h, h, 1], out_gain=0.01)
-        self.value = _mlp([2 * h, h, 1], out_gain=1.0)
+        self.value = _mlp([2 * h + self.critic_dim, h, 1], out_gain=1.0)
         self.reset_parameters(seed)
 
     def reset_parameters(self, seed: int) -> None:
@@ -206,7 +212,8 @@ class SlateActorCritic(nn.Module):
 
     def config(self) -> dict[str, Any]:
         return {"kind": "actor_critic", "layout": self.layout.to_dict(),
-                "hidden": self.hidden, "normalize": self.normalize}
+                "hidden": self.hidden, "normalize": self.normalize,
+                "critic_dim": self.critic_dim}
 
     def inputs(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised candidate ``(B, C, Dc)`` and context ``(B, Dx)`` inputs."""
@@ -224,15 +231,22 @@ class SlateActorCritic(nn.Module):
             self.cand_norm.update(cand)
             self.ctx_norm.update(ctx)
 
-    def forward(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``(B, C)`` and values ``(B,)``."""
+    def forward(self, obs: dict[str, Any], critic: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, C)`` and values ``(B,)``; ``critic`` ``(B, critic_dim)`` are the
+        value head's extra inputs (zeros when not given)."""
         cand, ctx = self.inputs(obs)
         e = self.cand_enc(cand)
         c = self.ctx_enc(ctx)
         cb = c.unsqueeze(1).expand_as(e)
         logits = self.score(torch.cat([e, cb, e * cb], dim=2)).squeeze(2)
-        value = self.value(torch.cat([c, e.mean(dim=1)], dim=1)).squeeze(1)
+        parts = [c, e.mean(dim=1)]
+        if self.critic_dim:
+            extra = torch.zeros(c.shape[0], self.critic_dim) if critic is None else \
+                self.critic_norm(critic.float())
+            parts.append(extra)
+        value = self.value(torch.cat(parts, dim=1)).squeeze(1)
         return logits, value
 
-    def get_value(self, obs: dict[str, Any]) -> torch.Tensor:
-        return self.forward(obs)[1]
+    def get_value(self, obs: dict[str, Any], critic: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward(obs, critic)[1]

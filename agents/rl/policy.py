@@ -75,7 +75,8 @@ class SlatePolicy:
                         seed: int) -> SlatePolicy:
         """Rebuild from ``policy.json``'s ``network`` entry and the saved weights."""
         net = SlateActorCritic(ObservationLayout.from_dict(net_cfg["layout"]),
-                               int(net_cfg["hidden"]), bool(net_cfg["normalize"]))
+                               int(net_cfg["hidden"]), bool(net_cfg["normalize"]),
+                               critic_dim=int(net_cfg.get("critic_dim", 0)))
         net.load_state_dict(state)
         return cls(net, deterministic=deterministic, seed=seed, meta=meta, name=name)
 

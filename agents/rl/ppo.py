@@ -74,6 +74,15 @@ class PPOConfig:
         norm_reward: scale rewards by the running std of the discounted return.
         hidden: width of the network's hidden layers.
         seed: seed of the env, the parameters, the slates sampled and the minibatches.
+        critic_oracle: per-user entries of ``info["oracle"]`` (e.g. ``("budget",)``) that
+            the value head also sees: an asymmetric critic (Pinto et al. 2018). A
+            simulator knows its users' hidden state; a critic that sees it explains far
+            more of the return's variance (the user's remaining time budget decides how
+            long the session lasts, and no observation shows it), so the advantages
+            are less noisy. Only training uses it: the policy's scores read the
+            observation alone, and evaluation gives it nothing else. For a truncated
+            episode the bootstrap value uses the user's state one step before the end
+            (the vector env has replaced the user by then).
     """
 
     num_envs: int = 256
@@ -94,6 +103,7 @@ class PPOConfig:
     norm_reward: bool = True
     hidden: int = 64
     seed: int = 0
+    critic_oracle: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_int(self.num_envs, "ppo.num_envs", 1)
@@ -111,6 +121,11 @@ class PPOConfig:
             check_float(self.target_kl, "ppo.target_kl", 0.0, 10.0)
         check_int(self.hidden, "ppo.hidden", 1, 4096)
         check_int(self.seed, "ppo.seed", 0)
+        if isinstance(self.critic_oracle, str) or not all(
+                isinstance(k, str) for k in self.critic_oracle):
+            raise ConfigError("ppo.critic_oracle", self.critic_oracle,
+                              "a list of info['oracle'] entry names, e.g. ['budget']")
+        object.__setattr__(self, "critic_oracle", tuple(self.critic_oracle))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
@@ -196,7 +211,8 @@ class PPOTrainer:
         self.envs = envs = _check_vector_env(envs, config)
         self.layout = ObservationLayout.from_space(envs.single_observation_space,
                                                    envs.num_candidates, envs.slate_size, "ppo")
-        self.net = SlateActorCritic(self.layout, config.hidden, config.norm_obs, config.seed)
+        self.net = SlateActorCritic(self.layout, config.hidden, config.norm_obs, config.seed,
+                                    critic_dim=len(config.critic_oracle))
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
         self.gen = torch.Generator().manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
@@ -205,6 +221,7 @@ class PPOTrainer:
         self.updates = 0
         self.history: list[dict[str, float]] = []
         self._obs: dict[str, np.ndarray] | None = None
+        self._critic: np.ndarray | None = None
         self._episodes: list[tuple[float, int]] = []
 
     # ---------------------------------------------------------------- training
@@ -217,8 +234,10 @@ class PPOTrainer:
         cfg = self.config
         start = time.perf_counter()
         if self._obs is None:
-            self._obs, _ = self.envs.reset(seed=cfg.seed)
+            self._obs, info = self.envs.reset(seed=cfg.seed)
+            self._critic = self._critic_inputs(info)
             self.net.update_normalizer(self._obs)
+            self.net.critic_norm.update(torch.as_tensor(self._critic))
         num_updates = max(1, -(-total // cfg.batch_size))
         while self.global_step < total:
             if cfg.anneal_lr:
@@ -231,6 +250,7 @@ class PPOTrainer:
             stats = self._update(batch)
             t2 = time.perf_counter()
             self.net.update_normalizer(batch["raw_obs"])
+            self.net.critic_norm.update(batch["critic"])
             self.updates += 1
             returns = [r for r, _ in self._episodes]
             lengths = [n for _, n in self._episodes]
@@ -252,6 +272,22 @@ class PPOTrainer:
                 break
         return self
 
+    def _critic_inputs(self, info: dict[str, Any]) -> np.ndarray:
+        """``(N, len(critic_oracle))`` privileged inputs of the value head."""
+        keys = self.config.critic_oracle
+        if not keys:
+            return np.zeros((self.config.num_envs, 0))
+        oracle = info.get("oracle", {})
+        cols = []
+        for key in keys:
+            if key not in oracle or np.asarray(oracle[key]).shape != (self.config.num_envs,):
+                per_user = [k for k, v in oracle.items()
+                            if np.asarray(v).shape == (self.config.num_envs,)]
+                raise ConfigError("ppo.critic_oracle", key, "a per-user entry of this env's "
+                                  "info['oracle']: " + (", ".join(per_user) or "none"))
+            cols.append(np.asarray(oracle[key], dtype=np.float64))
+        return np.stack(cols, axis=1)
+
     @torch.no_grad()
     def _rollout(self) -> dict[str, Any]:
         cfg, envs = self.config, self.envs
@@ -263,15 +299,18 @@ class PPOTrainer:
         logps, values = torch.empty(t_len, n), torch.empty(t_len, n)
         rewards, dones = torch.empty(t_len, n), torch.empty(t_len, n)
         raw_reward = np.empty((t_len, n))
-        obs = self._obs
+        critic = torch.empty(t_len, n, len(cfg.critic_oracle))
+        obs, crit = self._obs, self._critic
         for t in range(t_len):
             for key in obs_keys:
                 raw[key][t] = obs[key]
-            logits, value = self.net(obs_to_tensors(obs))
+            critic[t] = torch.as_tensor(crit)
+            logits, value = self.net(obs_to_tensors(obs), critic[t])
             dist = PlackettLuce(logits, k)
             slate = dist.sample(self.gen)
             actions[t], logps[t], values[t] = slate, dist.log_prob(slate), value
             obs, reward, term, trunc, info = envs.step(slate.numpy())
+            before, crit = crit, self._critic_inputs(info)
             done = term | trunc
             raw_reward[t] = reward
             r = self.reward_scale(reward, done) if cfg.norm_reward else reward.astype(np.float64)
@@ -279,7 +318,8 @@ class PPOTrainer:
             if cut.size:  # bootstrap time-limit truncation from the finished user's last obs
                 last = _stack_obs([info["final_obs"][i] for i in cut], envs.single_observation_space)
                 r = r.copy()
-                r[cut] += cfg.gamma * self.net.get_value(obs_to_tensors(last)).double().numpy()
+                v = self.net.get_value(obs_to_tensors(last), torch.as_tensor(before[cut]))
+                r[cut] += cfg.gamma * v.double().numpy()
             rewards[t] = torch.as_tensor(r, dtype=torch.float32)
             dones[t] = torch.as_tensor(done, dtype=torch.float32)
             if done.any():
@@ -287,9 +327,9 @@ class PPOTrainer:
                 for i in np.flatnonzero(done):
                     self._episodes.append((float(fin["episode_return"][i]),
                                            int(fin["episode_length"][i])))
-        self._obs = obs
+        self._obs, self._critic = obs, crit
         self.global_step += n * t_len
-        next_value = self.net.get_value(obs_to_tensors(obs))
+        next_value = self.net.get_value(obs_to_tensors(obs), torch.as_tensor(crit))
         # GAE; with same-step autoreset, dones[t] ends the episode of transition t
         adv = torch.zeros(t_len, n)
         last_gae = torch.zeros(n)
@@ -304,6 +344,7 @@ class PPOTrainer:
                                           for key, v in raw.items()},
                 "actions": actions.reshape(-1, k), "logps": logps.reshape(-1),
                 "values": values.reshape(-1), "advantages": adv.reshape(-1),
+                "critic": critic.reshape(t_len * n, -1),
                 "returns": (adv + values).reshape(-1), "raw_reward": raw_reward}
 
     def _update(self, batch: dict[str, Any]) -> dict[str, float]:
@@ -317,7 +358,7 @@ class PPOTrainer:
             for start in range(0, size - mb + 1, mb):
                 idx = order[start:start + mb]
                 obs = {key: v[idx] for key, v in batch["obs"].items()}
-                logits, value = self.net(obs)
+                logits, value = self.net(obs, batch["critic"][idx])
                 dist = PlackettLuce(logits, self.layout.slate_size)
                 new_logp, ent = dist.log_prob_and_entropy(batch["actions"][idx])
                 log_ratio = new_logp - batch["logps"][idx]
@@ -371,6 +412,7 @@ class PPOTrainer:
                 "reward_scale": self.reward_scale.state_dict(), "global_step": self.global_step,
                 "updates": self.updates, "history": list(self.history),
                 "obs": {k: np.array(v) for k, v in self._obs.items()},
+                "critic": np.array(self._critic),
                 "env": self.envs.snapshot(), "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -387,6 +429,7 @@ class PPOTrainer:
         self.envs.reset(seed=self.config.seed)  # builds the world; restore puts users back
         self.envs.restore(state["env"])
         self._obs = {k: np.array(v) for k, v in state["obs"].items()}
+        self._critic = np.array(state["critic"])
 
     def close(self) -> None:
         if self._owns_env:

@@ -119,7 +119,8 @@ def test_truncated_episodes_bootstrap_from_the_final_observation():
         cfg = PPOConfig(num_envs=8, num_steps=3, norm_reward=False, gamma=0.9, hidden=8,
                         num_minibatches=1)
         trainer = PPOTrainer(env, cfg)
-        trainer._obs, _ = env.reset(seed=0)
+        trainer._obs, info = env.reset(seed=0)
+        trainer._critic = trainer._critic_inputs(info)
         finals = []
         step = env.step
 
@@ -204,6 +205,20 @@ def test_bad_input_is_a_typed_error(make, field):
     with pytest.raises(ConfigError) as err:
         make()
     assert err.value.field == field
+
+
+def test_asymmetric_critic_sees_privileged_state_and_the_policy_does_not():
+    trainer = PPOTrainer(IE, PPOConfig(num_envs=16, num_steps=8, hidden=16, num_minibatches=2,
+                                       critic_oracle=["budget"]))
+    trainer.learn(16 * 8 * 2)
+    net, obs = trainer.net, trainer._obs
+    a = net(obs, torch.zeros(16, 1))
+    b = net(obs, torch.full((16, 1), 150.0))
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[1], b[1])
+    assert trainer.history[-1]["explained_variance"] == trainer.history[-1]["explained_variance"]
+    with pytest.raises(ConfigError, match="budget") as err:
+        PPOTrainer(IE, PPOConfig(num_envs=4, critic_oracle=["budgett"])).learn(4)
+    assert err.value.field == "ppo.critic_oracle"
 
 
 def test_checkpoint_for_another_env_is_refused(tmp_path):
