@@ -13,7 +13,7 @@ Markov, and the optimum is computed exactly by dynamic programming over the 11 v
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import gymnasium as gym
 import numpy as np
@@ -29,7 +29,7 @@ def _pay(kind: int, s: float) -> tuple[float, float]:
     return 1.0 + s, max(0.0, round(s - 0.2, 1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def optimal_return(s: float = 0.5, left: int = 10) -> float:
     """Expected return of the optimal policy (both kinds are always available)."""
     if left == 0:

@@ -124,7 +124,7 @@ def test_truncated_episodes_bootstrap_from_the_final_observation():
         finals = []
         step = env.step
 
-        def spy(actions, step=step):
+        def spy(actions, step=step, finals=finals):
             out = step(actions)
             if "final_obs" in out[4]:
                 finals.append((out[1].copy(), out[4]["final_obs"]))
@@ -152,7 +152,8 @@ def _strip(history):
 
 def test_same_seed_same_weights_and_curve():
     a, b = _small().learn(16 * 8 * 3), _small().learn(16 * 8 * 3)
-    for (name, x), (_, y) in zip(a.net.state_dict().items(), b.net.state_dict().items()):
+    for (name, x), (_, y) in zip(a.net.state_dict().items(), b.net.state_dict().items(),
+                                 strict=True):
         assert torch.equal(x, y), name
     assert _strip(a.history) == _strip(b.history)
     c = _small(seed=1).learn(16 * 8 * 3)
@@ -168,7 +169,7 @@ def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
     resumed.load_state_dict(torch.load(tmp_path / "ckpt.pt", weights_only=False))
     resumed.learn(16 * 8 * 4)
     for (name, x), (_, y) in zip(straight.net.state_dict().items(),
-                                 resumed.net.state_dict().items()):
+                                 resumed.net.state_dict().items(), strict=True):
         assert torch.equal(x, y), name
     assert _strip(straight.history) == _strip(resumed.history)
 
