@@ -612,8 +612,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"recarena: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("recarena: interrupted; finished units are kept (recarena run --resume RUN_DIR)",
-              file=sys.stderr)
+        what = ("training is kept up to its last checkpoint (recarena train --resume RUN_DIR)"
+                if args.command == "train" else
+                "finished units are kept (recarena run --resume RUN_DIR)")
+        print(f"recarena: interrupted; {what}", file=sys.stderr)
         return 1
 
 

@@ -52,6 +52,8 @@ ALGORITHMS: dict[str, tuple[str, str, str | None]] = {
 }
 
 EVAL_SEED_OFFSET = 10_000
+#: a checkpoint at least this often (seconds), besides the one at every evaluation
+CHECKPOINT_SECONDS = 300.0
 
 
 @dataclass
@@ -61,7 +63,7 @@ class TrainPlan:
     env: str
     algo: str
     steps: int
-    users: int = 256
+    users: int | None = None
     seed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +76,8 @@ class TrainPlan:
         if self.algo not in ALGORITHMS:
             raise ConfigError("--algo", self.algo, "one of " + ", ".join(ALGORITHMS))
         self.steps = check_int(self.steps, "--steps", 1)
-        self.users = check_int(self.users, "--users", 1)
+        if self.users is not None:
+            self.users = check_int(self.users, "--users", 1)
         self.seed = check_int(self.seed, "--seed", 0)
         self.eval_every = check_int(self.eval_every, "--eval-every", 0)
         self.eval_users = check_int(self.eval_users, "--eval-users", 2)
@@ -95,6 +98,8 @@ def _trainer(plan: TrainPlan) -> Any:
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("torch", "stable_baselines3"):
+            raise
         raise ConfigError("--algo", plan.algo, f"an algorithm whose dependencies are installed "
                           f"({exc}; pip install 'recarena[rl]')") from None
     if plan.env not in gym.registry:
@@ -102,19 +107,19 @@ def _trainer(plan: TrainPlan) -> Any:
 
         raise UnknownEnvError(f"unknown env id {plan.env!r}; `recarena list envs` names them")
     cls = getattr(mod, cls_name)
-    settings = dict(plan.settings)
-    if cfg_name is None:
-        config: Any = settings | {"num_envs": plan.users, "seed": plan.seed}
-    else:
-        config = getattr(mod, cfg_name).from_dict(settings | {"num_envs": plan.users,
-                                                              "seed": plan.seed})
+    # --users given: it sets num_envs; otherwise the algorithm's own default
+    settings = dict(plan.settings) | {"seed": plan.seed}
+    if plan.users is not None:
+        settings["num_envs"] = plan.users
+    config: Any = settings if cfg_name is None else getattr(mod, cfg_name).from_dict(settings)
     return cls(plan.env, config, env_kwargs=plan.env_kwargs)
 
 
 def reference_policies(env_id: str, env_kwargs: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
-    """The references a trained agent is compared with: ``random`` and every reference
-    policy (registry ``needs`` containing "oracle", plus the bandit references) that fits
-    the env, or the ``names`` given."""
+    """The references a trained agent is compared with: ``random`` and every oracle
+    reference (registry ``needs`` containing "oracle") that fits the env, or the ``names``
+    given (any registered policy; learners such as ``cascade_kl_ucb`` learn during their
+    evaluation, as in :func:`~recarena.agents.evaluate`)."""
     import gymnasium as gym
 
     from recarena.agents import make_policy
@@ -212,7 +217,11 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
         out_dir = Path(resume)
         if not (out_dir / "train.json").is_file():
             raise ConfigError("--resume", str(resume), "a training run folder (with train.json)")
-        plan = TrainPlan(**json.loads((out_dir / "train.json").read_text())["plan"]).check()
+        try:
+            plan = TrainPlan(**json.loads((out_dir / "train.json").read_text())["plan"]).check()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError("--resume", str(out_dir / "train.json"),
+                              f"a train.json written by recarena train ({exc})") from None
     else:
         if plan is None:
             raise ConfigError("train plan", None, "a TrainPlan")
@@ -238,7 +247,15 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
              "command": " ".join(sys.argv), "started": datetime.now(UTC).isoformat()},
             indent=2) + "\n")
     elif run.ckpt.is_file():
-        trainer.load_state_dict(torch.load(run.ckpt, weights_only=False))
+        try:
+            state = torch.load(run.ckpt, weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - a damaged file, whatever torch raises
+            raise ConfigError("--resume", str(run.ckpt), f"a readable checkpoint ({exc}); "
+                              "checkpoints are written atomically, so this file was changed "
+                              "outside recarena") from None
+        trainer.load_state_dict(state)
+        # evaluations newer than the checkpoint are redone
+        run.evals = [r for r in run.evals if r["global_step"] <= trainer.global_step]
     every = plan.eval_every or max(plan.steps // 10, 1)
     for name, policy in refs.items():
         run.refs[name] = _evaluate(policy, plan)
@@ -248,7 +265,15 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
                unit_scale=True, desc=f"{plan.algo} {plan.env.split('/')[-1]}",
                disable=True if quiet else None, file=sys.stderr)
     state = {"next_eval": (trainer.global_step // every + 1) * every,
-             "last": trainer.global_step, "t0": time.perf_counter()}
+             "last": trainer.global_step, "saved": time.perf_counter()}
+
+    def checkpoint() -> None:
+        """The trainer's state to checkpoints/last.pt, atomically (a kill mid-write
+        leaves the previous checkpoint)."""
+        tmp = run.ckpt.with_suffix(".tmp")
+        torch.save(trainer.state_dict(), tmp)
+        os.replace(tmp, run.ckpt)
+        state["saved"] = time.perf_counter()
 
     def evaluate_now() -> None:
         ret = _evaluate(trainer.policy(), plan)
@@ -259,10 +284,10 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
         if "random" in run.refs:
             d, dl, dh = _ci(ret - run.refs["random"])
             row |= {"vs_random": d, "vs_random_low": dl, "vs_random_high": dh}
+        checkpoint()
         run.evals.append(row)
         run.write_evals()
         run.write_progress(trainer.history)
-        torch.save(trainer.state_dict(), run.ckpt)
         if run.tb is not None:
             run.tb.add_scalar("eval/return", mean, trainer.global_step)
         bar.set_postfix(eval=f"{mean:.1f}", refresh=False)
@@ -280,6 +305,9 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
         if tr.global_step >= state["next_eval"] and tr.global_step < plan.steps:
             evaluate_now()
             state["next_eval"] = (tr.global_step // every + 1) * every
+        elif time.perf_counter() - state["saved"] >= CHECKPOINT_SECONDS:
+            checkpoint()
+            run.write_progress(tr.history)
         return True
 
     try:
@@ -287,7 +315,12 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
             evaluate_now() if trainer.global_step > 0 else _eval_untrained(run, trainer, plan)
         trainer.learn(plan.steps, callback=callback, time_limit=plan.time_limit)
         evaluate_now()
-        trainer.policy().save(out_dir / "policy")
+        policy = trainer.policy()
+        if callable(getattr(policy, "save", None)):
+            policy.save(out_dir / "policy")
+        elif hasattr(trainer, "model"):  # an SB3 model (sb3-dqn): SB3's own file
+            (out_dir / "policy").mkdir(exist_ok=True)
+            trainer.model.save(out_dir / "policy" / "model.zip")
     finally:
         bar.close()
         run.write_progress(trainer.history)
@@ -358,7 +391,8 @@ def plot_learning_curve(run_dir: str | os.PathLike[str]) -> Path:
             ax.axhspan(r["low"], r["high"], color=color, alpha=0.12)
     ax.set_xlabel("env steps (user-steps)")
     ax.set_ylabel(f"episode return (mean of {plan['eval_users']} users, 95% CI)")
-    ax.set_title(f"{plan['env']}: {plan['algo']}, {plan['users']} users, seed {plan['seed']}")
+    users = "" if plan.get("users") is None else f", {plan['users']} users"
+    ax.set_title(f"{plan['env']}: {plan['algo']}{users}, seed {plan['seed']}")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -377,20 +411,22 @@ def add_parser(sub: Any) -> None:
         description="Train an RL agent; the run folder gets train.json, progress.csv, "
         "eval.csv, references.csv, checkpoints/last.pt, policy/ and learning_curve.png.")
     p.add_argument("env", nargs="?", help="env id, e.g. recarena/InterestEvolution-v0")
-    p.add_argument("--algo", default="ppo", help="one of " + ", ".join(ALGORITHMS))
-    p.add_argument("--steps", type=int, default=1_000_000,
-                   help="env steps (user-steps) to train for (rounded up to whole rollouts)")
-    p.add_argument("--users", type=int, default=256, help="users simulated side by side")
-    p.add_argument("--seed", type=int, default=0, help="training seed (evaluation users use "
+    p.add_argument("--algo", help="one of " + ", ".join(ALGORITHMS) + " (default ppo)")
+    p.add_argument("--steps", type=int,
+                   help="env steps (user-steps) to train for, rounded up to whole rollouts "
+                   "(default 1,000,000)")
+    p.add_argument("--users", type=int, help="users simulated side by side (default: the "
+                   "algorithm's, 256 for ppo)")
+    p.add_argument("--seed", type=int, help="training seed, default 0 (evaluation users use "
                    f"seed {EVAL_SEED_OFFSET} + SEED)")
     p.add_argument("--out", help="run folder to create (default runs/train-ENV-ALGO-TIME)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an algorithm setting, e.g. --set learning_rate=0.001 (repeatable)")
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="an env constructor argument, e.g. --env-arg observe_history=true")
-    p.add_argument("--eval-every", type=int, default=0,
+    p.add_argument("--eval-every", type=int,
                    help="env steps between evaluations (default: a tenth of --steps)")
-    p.add_argument("--eval-users", type=int, default=500, help="users per evaluation")
+    p.add_argument("--eval-users", type=int, help="users per evaluation (default 500)")
     p.add_argument("--references", help="comma-separated reference policies (default: random "
                    "and every reference that fits the env)")
     p.add_argument("--time-limit", type=float, help="stop training after this many seconds")
@@ -418,20 +454,30 @@ def command(args: Any) -> int:
 
     check_int(args.threads, "--threads", 1)
     torch.set_num_threads(args.threads)
+    fixed = {"ENV": args.env, "--algo": args.algo, "--steps": args.steps,
+             "--users": args.users, "--seed": args.seed, "--out": args.out,
+             "--set": args.set or None, "--env-arg": args.env_arg or None,
+             "--eval-every": args.eval_every, "--eval-users": args.eval_users,
+             "--references": args.references, "--time-limit": args.time_limit}
     if args.resume is not None:
-        if args.env is not None or args.out or args.set or args.env_arg:
-            raise ConfigError("--resume", args.resume, "no ENV, --out, --set or --env-arg with "
-                              "it (train.json in the run folder fixes them)")
+        given = [k for k, v in fixed.items() if v is not None]
+        if given:
+            raise ConfigError("--resume", args.resume, "no " + ", ".join(given) + " with it "
+                              "(train.json in the run folder fixes the run; to train longer, "
+                              "start a new run)")
         run_dir = train(resume=args.resume, quiet=args.quiet)
     else:
         if args.env is None:
             raise ConfigError("ENV", None, "an env id (recarena list envs), or --resume RUN_DIR")
         refs = None if args.references is None else [
             r.strip() for r in args.references.split(",") if r.strip()]
-        plan = TrainPlan(env=args.env, algo=args.algo, steps=args.steps, users=args.users,
-                         seed=args.seed, settings=_assignments(args.set, "--set"),
+        plan = TrainPlan(env=args.env, algo=args.algo or "ppo",
+                         steps=1_000_000 if args.steps is None else args.steps,
+                         users=args.users, seed=0 if args.seed is None else args.seed,
+                         settings=_assignments(args.set, "--set"),
                          env_kwargs=_assignments(args.env_arg, "--env-arg"),
-                         eval_every=args.eval_every, eval_users=args.eval_users,
+                         eval_every=args.eval_every or 0,
+                         eval_users=500 if args.eval_users is None else args.eval_users,
                          references=refs, time_limit=args.time_limit)
         run_dir = train(plan, out=args.out, quiet=args.quiet)
     print(format_summary(run_dir))

@@ -170,9 +170,10 @@ def _jsonable(x: Any) -> Any:
 
 
 def load_policy(path: str | Path, env: Any = None, deterministic: bool = True,
-                seed: int = 0) -> SlatePolicy:
-    """Load a :class:`SlatePolicy` saved by :meth:`SlatePolicy.save` (or ``recarena
-    train``'s ``policy/`` folder). With ``env`` (an id, env or vector env), check that it
+                seed: int = 0) -> Any:
+    """Load a trained policy saved by :meth:`SlatePolicy.save` (or ``recarena train``'s
+    ``policy/`` folder): a :class:`SlatePolicy`, or the policy class of the network kind
+    (``NETWORK_KINDS``; e.g. SlateQ's). With ``env`` (an id, env or vector env), check that it
     is the env the policy was trained for: same id (version included) and the same
     observation layout; otherwise :class:`~recarena.errors.ConfigError`."""
     folder = Path(path)
@@ -191,11 +192,18 @@ def load_policy(path: str | Path, env: Any = None, deterministic: bool = True,
         raise ConfigError("checkpoint format_version", doc["format_version"],
                           f"at most {FORMAT_VERSION} (written by a newer recarena, "
                           f"{doc.get('recarena_version')}); upgrade recarena")
-    net_cfg = doc["network"]
+    net_cfg = doc.get("network")
+    if not isinstance(net_cfg, dict) or not isinstance(net_cfg.get("layout"), dict):
+        raise ConfigError("checkpoint policy.json network", net_cfg,
+                          "the network's configuration with its observation layout")
     kind = net_cfg.get("kind", "actor_critic")
     if kind not in NETWORK_KINDS:
         raise ConfigError("checkpoint network kind", kind, "one of " + ", ".join(NETWORK_KINDS))
-    layout = ObservationLayout.from_dict(net_cfg["layout"])
+    try:
+        layout = ObservationLayout.from_dict(net_cfg["layout"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError("checkpoint policy.json network.layout", net_cfg["layout"],
+                          f"an observation layout ({exc})") from None
     meta = doc.get("meta", {})
     if env is not None:
         _check_env(layout, meta.get("env_id"), env)

@@ -111,7 +111,8 @@ class PPOConfig:
         check_float(self.learning_rate, "ppo.learning_rate", 0.0, 1.0)
         check_float(self.gamma, "ppo.gamma", 0.0, 1.0)
         check_float(self.gae_lambda, "ppo.gae_lambda", 0.0, 1.0)
-        check_int(self.num_minibatches, "ppo.num_minibatches", 1, self.num_envs * self.num_steps)
+        check_int(self.num_minibatches, "ppo.num_minibatches", 1,
+                  max(1, self.num_envs * self.num_steps // 2))  # minibatches of >= 2 samples
         check_int(self.update_epochs, "ppo.update_epochs", 1)
         check_float(self.clip_coef, "ppo.clip_coef", 0.0, 10.0)
         check_float(self.ent_coef, "ppo.ent_coef", 0.0, 10.0)
@@ -222,6 +223,8 @@ class PPOTrainer:
         self.history: list[dict[str, float]] = []
         self._obs: dict[str, np.ndarray] | None = None
         self._critic: np.ndarray | None = None
+        self._ep_return = np.zeros(config.num_envs)
+        self._ep_length = np.zeros(config.num_envs, dtype=np.int64)
         self._episodes: list[tuple[float, int]] = []
 
     # ---------------------------------------------------------------- training
@@ -232,7 +235,9 @@ class PPOTrainer:
         call. ``callback(trainer)`` runs after every update; returning False stops."""
         total = check_int(total_steps, "total_steps", 1)
         cfg = self.config
-        start = time.perf_counter()
+        began = time.perf_counter()
+        # wall time continues across calls (a resumed run's curve stays monotonic)
+        start = began - (self.history[-1]["wall_time"] if self.history else 0.0)
         if self._obs is None:
             self._obs, info = self.envs.reset(seed=cfg.seed)
             self._critic = self._critic_inputs(info)
@@ -268,7 +273,7 @@ class PPOTrainer:
             self._episodes = []
             if callback is not None and callback(self) is False:
                 break
-            if time_limit is not None and time.perf_counter() - start >= time_limit:
+            if time_limit is not None and time.perf_counter() - began >= time_limit:
                 break
         return self
 
@@ -322,11 +327,11 @@ class PPOTrainer:
                 r[cut] += cfg.gamma * v.double().numpy()
             rewards[t] = torch.as_tensor(r, dtype=torch.float32)
             dones[t] = torch.as_tensor(done, dtype=torch.float32)
-            if done.any():
-                fin = info["final_info"]
-                for i in np.flatnonzero(done):
-                    self._episodes.append((float(fin["episode_return"][i]),
-                                           int(fin["episode_length"][i])))
+            self._ep_return += reward
+            self._ep_length += 1
+            for i in np.flatnonzero(done):
+                self._episodes.append((float(self._ep_return[i]), int(self._ep_length[i])))
+            self._ep_return[done], self._ep_length[done] = 0.0, 0
         self._obs, self._critic = obs, crit
         self.global_step += n * t_len
         next_value = self.net.get_value(obs_to_tensors(obs), torch.as_tensor(crit))
@@ -413,9 +418,14 @@ class PPOTrainer:
                 "updates": self.updates, "history": list(self.history),
                 "obs": {k: np.array(v) for k, v in self._obs.items()},
                 "critic": np.array(self._critic),
+                "episode_counters": (self._ep_return.copy(), self._ep_length.copy()),
+                "env_id": self.env_id, "env_kwargs": dict(self.env_kwargs),
                 "env": self.envs.snapshot(), "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if (state.get("env_id"), state.get("env_kwargs")) != (self.env_id, self.env_kwargs):
+            raise ConfigError("checkpoint env", f"{state.get('env_id')} {state.get('env_kwargs')}",
+                              f"the trainer's env, {self.env_id} {self.env_kwargs}")
         if state.get("config") != asdict(self.config):
             raise ConfigError("checkpoint config", state.get("config"),
                               f"the trainer's configuration {asdict(self.config)}")
@@ -430,6 +440,8 @@ class PPOTrainer:
         self.envs.restore(state["env"])
         self._obs = {k: np.array(v) for k, v in state["obs"].items()}
         self._critic = np.array(state["critic"])
+        ret, length = state["episode_counters"]
+        self._ep_return, self._ep_length = np.array(ret), np.array(length)
 
     def close(self) -> None:
         if self._owns_env:
@@ -439,7 +451,9 @@ class PPOTrainer:
 def _check_vector_env(envs: Any, config: PPOConfig) -> Any:
     """A recarena vector env, or any Gymnasium vector env of the same shape: same-step
     autoreset with ``info["final_obs"]``, a ``Dict`` observation, ``num_candidates`` and
-    ``slate_size`` attributes (a custom env in a test or a user's own simulator)."""
+    ``slate_size`` attributes (a custom env in a test or a user's own simulator;
+    checkpointing it with :meth:`PPOTrainer.state_dict` also needs ``snapshot`` and
+    ``restore``)."""
     from gymnasium.vector import AutoresetMode
 
     if not isinstance(envs, gym.vector.VectorEnv) or not all(

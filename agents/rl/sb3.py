@@ -1032,6 +1032,7 @@ class _Recorder(BaseCallback):
         super().__init__()
         self.trainer, self.user_callback = trainer, callback
         self.time_limit, self.start = time_limit, start
+        self.began = time.perf_counter()  # this call's start (start is offset by earlier calls)
 
     def _on_rollout_start(self) -> None:
         t = self.trainer
@@ -1039,7 +1040,7 @@ class _Recorder(BaseCallback):
             t._record(self.start)
             if self.user_callback is not None and self.user_callback(t) is False:
                 raise _Stop
-        if self.time_limit is not None and time.perf_counter() - self.start >= self.time_limit:
+        if self.time_limit is not None and time.perf_counter() - self.began >= self.time_limit:
             raise _Stop
 
     def _on_step(self) -> bool:
@@ -1231,8 +1232,9 @@ class SB3Trainer:
         total = check_int(total_steps, "total_steps", 1)
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
             raise ConfigError("time_limit", time_limit, "a positive number of seconds or None")
-        start = time.perf_counter()
-        self._row_time = start
+        # wall time continues across calls (a resumed run's curve stays monotonic)
+        start = time.perf_counter() - (self.history[-1]["wall_time"] if self.history else 0.0)
+        self._row_time = time.perf_counter()
         model = self.model
         remaining = total - int(model.num_timesteps)
         if remaining > 0:
@@ -1304,7 +1306,7 @@ class SB3Trainer:
         the SB3 model as SB3's own zip (``model.save``), its replay buffer (DQN), the
         ``VecNormalize`` statistics, the env's users, the global random streams SB3 draws
         from, and the history."""
-        if not self._started:
+        if not self._started and int(self.model.num_timesteps) == 0:
             raise ConfigError(f"{type(self).__name__}.state_dict", "a trainer that has not started",
                               "learn() called at least once before checkpointing")
         buf = io.BytesIO()

@@ -88,6 +88,7 @@ args = {{ path = "{run / 'policy'}" }}
     (["train", "recarena/Cascade-v0", "--steps", "10"], "observe_history"),
     (["train"], "ENV"),
     (["train", "--resume", "/nonexistent/run"], "--resume"),
+    (["train", "--resume", "/nonexistent/run", "--steps", "5"], "--steps"),
 ])
 def test_bad_input_exits_2(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "o"), "--quiet"]
@@ -104,3 +105,14 @@ def test_checkpoint_for_another_env_is_refused_in_a_scenario(run):
         make_policy("checkpoint", "recarena/Retention-v0", path=str(run / "policy"))
     with pytest.raises(ConfigError, match="path"):
         make_policy("checkpoint", IE)
+
+
+def test_sb3_ppo_trains_with_mid_run_evaluations_and_checkpoints(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    out = tmp_path / "sb3"
+    code = main(["train", IE, "--algo", "sb3-ppo", "--steps", "256", "--eval-every", "128",
+                 "--out", str(out), "--users", "8", "--set", "n_steps=16", "--set", "hidden=16",
+                 "--eval-users", "10", "--references", "random", "--quiet"])
+    assert code == 0
+    assert pd.read_csv(out / "eval.csv")["global_step"].tolist() == [0, 128, 256]
+    assert (out / "checkpoints" / "last.pt").is_file() and (out / "policy" / "policy.json").is_file()
