@@ -4,7 +4,7 @@ Reads every run folder given (or every folder under ``runs/rl``) and prints a ma
 table: env, algorithm, settings that differ from the defaults, env steps and wall time,
 the final greedy evaluation (mean return, 95% CI over the evaluation users), the paired
 difference to random, and the references measured on the same users. Runs of the same
-env and algorithm with several training seeds are also pooled: the mean of the seeds'
+env, algorithm, settings and budget with several training seeds are also pooled: the mean of the seeds'
 final returns with a Student-t CI over seeds.
 
     python benchmarks/bench_rl_table.py runs/rl/*
@@ -31,6 +31,8 @@ def _row(d: Path) -> dict:
         "run": d.name, "env": plan["env"].removeprefix("recarena/"),
         "env_args": ", ".join(f"{k}={v}" for k, v in plan["env_kwargs"].items()),
         "algo": plan["algo"], "seed": plan["seed"], "users": plan["users"],
+        "budget": f"{plan['steps']:,} steps" + (f", {plan['time_limit']:g} s"
+                                                if plan.get("time_limit") else ""),
         "settings": ", ".join(f"{k}={v}" for k, v in plan["settings"].items()),
         "steps": int(f["global_step"]), "wall_s": float(prog["wall_time"].iloc[-1]),
         "return": f["return"], "low": f["low"], "high": f["high"],
@@ -60,19 +62,19 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return
-    pooled = frame.groupby(["env", "algo", "settings"])
+    pooled = frame.groupby(["env", "algo", "settings", "budget"])
     lines = []
-    for (env, algo, settings), g in pooled:
+    for (env, algo, settings, budget), g in pooled:
         if len(g) < 2:
             continue
         x = g["return"].to_numpy()
         half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-        lines.append(f"| {env} | {algo} | {settings or '-'} | {len(x)} seeds | "
+        lines.append(f"| {env} | {algo} | {settings or '-'} | {budget} | {len(x)} seeds | "
                      f"{x.mean():.1f} ± {half:.1f} | {', '.join(f'{v:.1f}' for v in x)} |")
     if lines:
         print("\nAcross training seeds (final greedy return; Student-t CI over seeds):\n")
-        print("| env | algorithm | settings | seeds | mean ± 95% CI | per seed |")
-        print("|---|---|---|---:|---:|---|")
+        print("| env | algorithm | settings | budget | seeds | mean ± 95% CI | per seed |")
+        print("|---|---|---|---|---:|---:|---|")
         print("\n".join(lines))
 
 
