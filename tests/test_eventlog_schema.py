@@ -110,7 +110,9 @@ UNKNOWN = {"thompson", "in_slate_ts", "lin_ts"}
 def test_the_table_covers_every_registered_policy() -> None:
     from recarena.agents import list_policies
 
-    assert {e.name for e in list_policies()} == set(POLICIES)
+    # "checkpoint" (a trained SlatePolicy) needs a trained folder: its propensities are
+    # checked against sampling frequencies in tests/agents/test_rl_ppo.py
+    assert {e.name for e in list_policies()} - {"checkpoint"} == set(POLICIES)
 
 
 def _check_frequencies(slates: np.ndarray, pos: np.ndarray, slate: np.ndarray) -> None:

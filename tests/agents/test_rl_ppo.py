@@ -231,3 +231,33 @@ def test_checkpoint_for_another_env_is_refused(tmp_path):
     (tmp_path / "p" / "policy.json").write_text('{"format": "recarena-policy", "format_version": 99}')
     with pytest.raises(ConfigError, match="newer recarena"):
         load_policy(tmp_path / "p")
+
+
+def test_sampling_policy_reports_the_probabilities_it_samples_with():
+    """A sampling SlatePolicy's slate propensity (exact Plackett-Luce) and position-0
+    propensity match the frequencies of its slates (6 binomial standard deviations)."""
+    env = gym.make(IE)
+    layout = ObservationLayout.from_space(env.observation_space, 10, 2)
+    net = SlateActorCritic(layout, hidden=16, seed=5)
+    with torch.no_grad():
+        net.score[-1].weight.mul_(300.0)  # scores far from uniform
+    policy = SlatePolicy(net, deterministic=False, seed=1)
+    obs, _ = env.reset(seed=0)
+    batch = {k: np.repeat(np.asarray(v)[None], 6000, axis=0) for k, v in obs.items()}
+    slates = policy.recommend(batch)
+    p_slate = policy.slate_propensity(slates)
+    p_first = policy.propensity(slates)[:, 0]
+    assert np.isnan(policy.propensity(slates)[:, 1]).all()
+    code = slates[:, 0] * 10 + slates[:, 1]
+    n = len(code)
+    for c in np.unique(code)[:20]:
+        hit = code == c
+        p = p_slate[hit][0]
+        assert np.allclose(p_slate[hit], p)
+        assert abs(hit.mean() - p) <= 6 * np.sqrt(p * (1 - p) / n) + 1e-9
+    for i in range(10):
+        hit = slates[:, 0] == i
+        if hit.any():
+            p = p_first[hit][0]
+            assert abs(hit.mean() - p) <= 6 * np.sqrt(p * (1 - p) / n) + 1e-9
+    assert p_slate.max() > 3 / 90  # far from uniform (1/90): a case a wrong answer fails
