@@ -207,6 +207,7 @@ def load_policy(path: str | Path, env: Any = None, deterministic: bool = True,
     meta = doc.get("meta", {})
     if env is not None:
         _check_env(layout, meta.get("env_id"), env)
+        _warn_other_arguments(meta.get("env_kwargs"), env)
     module, _, attr = NETWORK_KINDS[kind].partition(":")
     cls = getattr(importlib.import_module(module), attr)
     try:
@@ -216,6 +217,25 @@ def load_policy(path: str | Path, env: Any = None, deterministic: bool = True,
     except (OSError, RuntimeError, KeyError) as exc:
         raise ConfigError("checkpoint weights.pt", str(folder / "weights.pt"),
                           f"the weights of this network ({str(exc).splitlines()[0]})") from None
+
+
+def _warn_other_arguments(trained: dict[str, Any] | None, env: Any) -> None:
+    """A warning (not an error: evaluating a policy on another configuration of its env is
+    a legitimate transfer experiment) when ``env`` was made with other constructor
+    arguments than the env the policy was trained on."""
+    import warnings
+
+    if trained is None:
+        return
+    spec = getattr(env, "spec", None)
+    given = dict(getattr(spec, "kwargs", None) or {})
+    given = {k: v for k, v in given.items() if k not in ("num_envs", "max_episode_steps",
+                                                           "render_mode")}
+    if isinstance(env, str) or spec is None:
+        given = {}
+    if given != dict(trained):
+        warnings.warn(f"the policy was trained on its env with arguments {trained}; this env "
+                      f"has {given}", UserWarning, stacklevel=3)
 
 
 def _check_env(layout: ObservationLayout, env_id: str | None, env: Any) -> None:

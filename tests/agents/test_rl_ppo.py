@@ -261,3 +261,17 @@ def test_sampling_policy_reports_the_probabilities_it_samples_with():
             p = p_first[hit][0]
             assert abs(hit.mean() - p) <= 6 * np.sqrt(p * (1 - p) / n) + 1e-9
     assert p_slate.max() > 3 / 90  # far from uniform (1/90): a case a wrong answer fails
+
+
+def test_loading_against_other_env_arguments_warns(tmp_path):
+    lts = "recarena/LongTermSatisfaction-v0"
+    trainer = PPOTrainer(lts, PPOConfig(num_envs=4, num_steps=4, hidden=8, num_minibatches=1),
+                         env_kwargs={"sensitivity": 0.2})
+    trainer.learn(16).policy().save(tmp_path / "p")
+    with pytest.warns(UserWarning, match="sensitivity"):
+        load_policy(tmp_path / "p", env=gym.make(lts))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_policy(tmp_path / "p", env=gym.make(lts, sensitivity=0.2))
