@@ -35,9 +35,11 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from recarena.agents.base import batch_size
 from recarena.errors import ConfigError
 
-__all__ = ["ObservationLayout", "RunningNorm", "SlateActorCritic", "obs_to_tensors"]
+__all__ = ["NormalizedSlateInputs", "ObservationLayout", "RunningNorm", "SlateActorCritic",
+           "mlp", "obs_to_tensors"]
 
 CANDIDATE_PREFIX = "candidate_"
 
@@ -127,6 +129,25 @@ class ObservationLayout:
         ctx = torch.cat(ctx_parts, dim=1) if ctx_parts else torch.zeros(b, 0)
         return cand, ctx
 
+    def check_batch(self, obs: Any, info: Any, owner: str) -> int:
+        """N, the rows of a batched observation handed to ``owner``'s ``recommend``; a
+        :class:`~recarena.errors.ConfigError` unless it has every entry of this layout and
+        ``C`` candidates per row."""
+        keys = [k for k, _ in self.candidate_keys + self.context_keys]
+        if not isinstance(obs, dict) or any(k not in obs for k in keys):
+            raise ConfigError(f"{owner}.recommend obs",
+                              sorted(obs) if isinstance(obs, dict) else type(obs).__name__,
+                              "an observation with the entries the network was trained on: "
+                              + ", ".join(keys))
+        n = batch_size(obs, info, owner)
+        first = self.candidate_keys[0][0]
+        c = np.asarray(obs[first]).shape
+        if len(c) < 2 or c[0] != n or c[1] != self.num_candidates:
+            raise ConfigError(f"{owner}.recommend obs[{first!r}]", c,
+                              f"({n}, {self.num_candidates}, ...): {self.num_candidates} "
+                              "candidates, as in training")
+        return n
+
 
 def obs_to_tensors(obs: dict[str, Any]) -> dict[str, torch.Tensor]:
     """A batched numpy observation dict as tensors (no copy where the dtype allows)."""
@@ -163,7 +184,9 @@ class RunningNorm(nn.Module):
         return ((x - mean) / std).clamp(-self.clip, self.clip)
 
 
-def _mlp(sizes: list[int], out_gain: float = 1.0) -> nn.Sequential:
+def mlp(sizes: list[int], out_gain: float = 1.0) -> nn.Sequential:
+    """Linear layers of widths ``sizes`` with tanh between them; the last layer carries
+    ``out_gain``, the gain its orthogonal initialisation uses (the others: sqrt(2))."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
@@ -173,7 +196,36 @@ def _mlp(sizes: list[int], out_gain: float = 1.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class SlateActorCritic(nn.Module):
+class NormalizedSlateInputs(nn.Module):
+    """Base of the slate networks: the observation ``layout`` and, with ``normalize``,
+    running statistics of the candidate (``cand_norm``) and context (``ctx_norm``) inputs,
+    saved with the network's weights."""
+
+    def __init__(self, layout: ObservationLayout, normalize: bool = True) -> None:
+        super().__init__()
+        self.layout, self.normalize = layout, bool(normalize)
+        self.cand_norm = RunningNorm(layout.candidate_dim)
+        self.ctx_norm = RunningNorm(layout.context_dim)
+
+    def inputs(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised candidate ``(B, C, Dc)`` and context ``(B, Dx)`` inputs (a column of
+        zeros when the observation has no context)."""
+        cand, ctx = self.layout.split(obs)
+        if self.normalize:
+            cand, ctx = self.cand_norm(cand), self.ctx_norm(ctx)
+        if ctx.shape[1] == 0:
+            ctx = torch.zeros(ctx.shape[0], 1)
+        return cand, ctx
+
+    def update_normalizer(self, obs: dict[str, Any]) -> None:
+        """Add a batch of raw observations to the running input statistics."""
+        if self.normalize:
+            cand, ctx = self.layout.split(obs)
+            self.cand_norm.update(cand)
+            self.ctx_norm.update(ctx)
+
+
+class SlateActorCritic(NormalizedSlateInputs):
     """Per-candidate scores (Plackett–Luce logits) and a state value for a recarena env.
 
     Args:
@@ -189,17 +241,14 @@ class SlateActorCritic(nn.Module):
 
     def __init__(self, layout: ObservationLayout, hidden: int = 64, normalize: bool = True,
                  seed: int = 0, critic_dim: int = 0) -> None:
-        super().__init__()
-        self.layout, self.hidden, self.normalize = layout, int(hidden), bool(normalize)
-        self.critic_dim = int(critic_dim)
+        super().__init__(layout, normalize)
+        self.hidden, self.critic_dim = int(hidden), int(critic_dim)
         self.critic_norm = RunningNorm(self.critic_dim)
         dc, dx, h = layout.candidate_dim, layout.context_dim, self.hidden
-        self.cand_norm = RunningNorm(dc)
-        self.ctx_norm = RunningNorm(dx)
-        self.cand_enc = nn.Sequential(_mlp([dc, h, h]), nn.Tanh())
-        self.ctx_enc = nn.Sequential(_mlp([max(dx, 1), h, h]), nn.Tanh())
-        self.score = _mlp([3 * h, h, 1], out_gain=0.01)
-        self.value = _mlp([2 * h + self.critic_dim, h, 1], out_gain=1.0)
+        self.cand_enc = nn.Sequential(mlp([dc, h, h]), nn.Tanh())
+        self.ctx_enc = nn.Sequential(mlp([max(dx, 1), h, h]), nn.Tanh())
+        self.score = mlp([3 * h, h, 1], out_gain=0.01)
+        self.value = mlp([2 * h + self.critic_dim, h, 1], out_gain=1.0)
         self.reset_parameters(seed)
 
     def reset_parameters(self, seed: int) -> None:
@@ -214,22 +263,6 @@ class SlateActorCritic(nn.Module):
         return {"kind": "actor_critic", "layout": self.layout.to_dict(),
                 "hidden": self.hidden, "normalize": self.normalize,
                 "critic_dim": self.critic_dim}
-
-    def inputs(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised candidate ``(B, C, Dc)`` and context ``(B, Dx)`` inputs."""
-        cand, ctx = self.layout.split(obs)
-        if self.normalize:
-            cand, ctx = self.cand_norm(cand), self.ctx_norm(ctx)
-        if ctx.shape[1] == 0:
-            ctx = torch.zeros(ctx.shape[0], 1)
-        return cand, ctx
-
-    def update_normalizer(self, obs: dict[str, Any]) -> None:
-        """Add a batch of raw observations to the running input statistics."""
-        if self.normalize:
-            cand, ctx = self.layout.split(obs)
-            self.cand_norm.update(cand)
-            self.ctx_norm.update(ctx)
 
     def forward(self, obs: dict[str, Any], critic: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:

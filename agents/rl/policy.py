@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from recarena.agents.base import batch_size, fixed_propensity
+from recarena.agents.base import fixed_propensity
 from recarena.agents.rl.distributions import PlackettLuce
 from recarena.agents.rl.networks import ObservationLayout, SlateActorCritic, obs_to_tensors
 from recarena.errors import ConfigError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SlatePolicy", "load_policy"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SlatePolicy", "load_policy", "save_policy"]
 
 FORMAT = "recarena-policy"
 FORMAT_VERSION = 1
@@ -84,21 +84,6 @@ class SlatePolicy:
         self.gen = torch.Generator().manual_seed(self.seed)
         self._last = None
 
-    def _check_obs(self, obs: Any, info: Any) -> None:
-        layout = self.net.layout
-        keys = [k for k, _ in layout.candidate_keys + layout.context_keys]
-        if not isinstance(obs, dict) or any(k not in obs for k in keys):
-            raise ConfigError(f"{self.name}.recommend obs",
-                              sorted(obs) if isinstance(obs, dict) else type(obs).__name__,
-                              "an observation with the entries the network was trained on: "
-                              + ", ".join(keys))
-        n = batch_size(obs, info, self.name)
-        c = np.asarray(obs[layout.candidate_keys[0][0]]).shape
-        if len(c) < 2 or c[0] != n or c[1] != layout.num_candidates:
-            raise ConfigError(f"{self.name}.recommend obs[{layout.candidate_keys[0][0]!r}]", c,
-                              f"({n}, {layout.num_candidates}, ...): {layout.num_candidates} "
-                              "candidates, as in training")
-
     @torch.no_grad()
     def scores(self, obs: dict[str, Any]) -> np.ndarray:
         """``(N, C)`` the network's candidate scores (Plackett–Luce logits)."""
@@ -106,7 +91,7 @@ class SlatePolicy:
 
     @torch.no_grad()
     def recommend(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> np.ndarray:
-        self._check_obs(obs, info)
+        self.net.layout.check_batch(obs, info, self.name)
         logits = self.net(obs_to_tensors(obs))[0]
         dist = PlackettLuce(logits, self.net.layout.slate_size)
         slates = dist.mode() if self.deterministic else dist.sample(self.gen)
@@ -145,20 +130,27 @@ class SlatePolicy:
     # --------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
         """Write ``policy.json`` and ``weights.pt`` into folder ``path``; returns it."""
-        from recarena import __version__
+        return save_policy(path, self.net, self.name, self.meta)
 
-        folder = Path(path)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            torch.save(self.net.state_dict(), folder / "weights.pt")
-            doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                   "recarena_version": __version__, "name": self.name,
-                   "network": self.net.config()} | {"meta": self.meta}
-            (folder / "policy.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-        except OSError as exc:
-            raise ConfigError("policy path", str(folder),
-                              f"a folder recarena can write ({exc.strerror or exc})") from None
-        return folder
+
+def save_policy(path: str | Path, net: Any, name: str, meta: dict[str, Any]) -> Path:
+    """Write a trained network's ``policy.json`` (its ``config()``, ``name`` and ``meta``)
+    and ``weights.pt`` (its ``state_dict``) into folder ``path``, the format
+    :func:`load_policy` reads; returns the folder."""
+    from recarena import __version__
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), folder / "weights.pt")
+        doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "recarena_version": __version__, "name": name,
+               "network": net.config()} | {"meta": meta}
+        (folder / "policy.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+    except OSError as exc:
+        raise ConfigError("policy path", str(folder),
+                          f"a folder recarena can write ({exc.strerror or exc})") from None
+    return folder
 
 
 def _jsonable(x: Any) -> Any:

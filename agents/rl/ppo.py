@@ -49,7 +49,8 @@ from recarena.agents.rl.networks import ObservationLayout, SlateActorCritic, obs
 from recarena.errors import ConfigError
 from recarena.validation import check_float, check_int
 
-__all__ = ["PPOConfig", "PPOTrainer", "RunningReturnScale"]
+__all__ = ["PPOConfig", "PPOTrainer", "RunningReturnScale", "check_vector_env",
+           "open_vector_env"]
 
 
 @dataclass(frozen=True)
@@ -202,16 +203,12 @@ class PPOTrainer:
         if not isinstance(config, PPOConfig):
             raise ConfigError("PPOTrainer.config", config, "a PPOConfig")
         self.env_kwargs = dict(env_kwargs or {})
-        self._owns_env = isinstance(envs, str)
-        if isinstance(envs, str):
-            self.env_id = envs
-            envs = gym.make_vec(envs, num_envs=config.num_envs,
-                                vectorization_mode="vector_entry_point", **self.env_kwargs)
-        else:
-            self.env_id = getattr(getattr(envs, "spec", None), "id", None)
-        self.envs = envs = _check_vector_env(envs, config)
+        envs, self.env_id, self._owns_env = open_vector_env(envs, config.num_envs,
+                                                            self.env_kwargs, "trainer envs")
+        self.envs = envs
+        base = envs.unwrapped
         self.layout = ObservationLayout.from_space(envs.single_observation_space,
-                                                   envs.num_candidates, envs.slate_size, "ppo")
+                                                   base.num_candidates, base.slate_size, "ppo")
         self.net = SlateActorCritic(self.layout, config.hidden, config.norm_obs, config.seed,
                                     critic_dim=len(config.critic_oracle))
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
@@ -448,25 +445,52 @@ class PPOTrainer:
             self.envs.close()
 
 
-def _check_vector_env(envs: Any, config: PPOConfig) -> Any:
+def open_vector_env(envs: gym.vector.VectorEnv | str, num_envs: int,
+                    env_kwargs: dict[str, Any], owner: str
+                    ) -> tuple[gym.vector.VectorEnv, str | None, bool]:
+    """The vector env a native trainer runs on: ``envs`` itself, or the recarena env with
+    id ``envs`` built with ``num_envs`` users and ``env_kwargs``; checked by
+    :func:`check_vector_env` (an env built here is closed when the check fails). Returns
+    the env, its id (``None`` when the env has no spec) and whether the trainer built it
+    (and so closes it)."""
+    owns_env = isinstance(envs, str)
+    if isinstance(envs, str):
+        import recarena  # noqa: F401  (registers the ids)
+
+        env_id: str | None = envs
+        envs = gym.make_vec(envs, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                            **env_kwargs)
+    else:
+        env_id = getattr(getattr(envs, "spec", None), "id", None)
+    try:
+        check_vector_env(envs, num_envs, owner)
+    except ConfigError:
+        if owns_env:
+            envs.close()
+        raise
+    return envs, env_id, owns_env
+
+
+def check_vector_env(envs: Any, num_envs: int, owner: str) -> Any:
     """A recarena vector env, or any Gymnasium vector env of the same shape: same-step
     autoreset with ``info["final_obs"]``, a ``Dict`` observation, ``num_candidates`` and
-    ``slate_size`` attributes (a custom env in a test or a user's own simulator;
-    checkpointing it with :meth:`PPOTrainer.state_dict` also needs ``snapshot`` and
-    ``restore``)."""
+    ``slate_size`` attributes (on the env or, under Gymnasium vector wrappers, on its
+    ``unwrapped`` env: a custom env in a test or a user's own simulator; checkpointing a
+    trainer also needs ``snapshot`` and ``restore``), with ``num_envs`` users. ``owner``
+    names the argument in the :class:`~recarena.errors.ConfigError` otherwise."""
     from gymnasium.vector import AutoresetMode
 
+    base = getattr(envs, "unwrapped", envs)
     if not isinstance(envs, gym.vector.VectorEnv) or not all(
-            hasattr(envs, a) for a in ("num_candidates", "slate_size")):
-        raise ConfigError("trainer envs", envs,
+            hasattr(base, a) for a in ("num_candidates", "slate_size")):
+        raise ConfigError(owner, envs,
                           "a recarena vector env (gym.make_vec(id, num_envs=N, "
                           "vectorization_mode='vector_entry_point')) or a registered recarena "
                           "env id")
     mode = envs.metadata.get("autoreset_mode")
     if mode not in (AutoresetMode.SAME_STEP, "same_step", "SameStep"):
-        raise ConfigError("trainer envs autoreset_mode", mode,
+        raise ConfigError(f"{owner} autoreset_mode", mode,
                           "AutoresetMode.SAME_STEP (the trainer reads info['final_obs'])")
-    if envs.num_envs != config.num_envs:
-        raise ConfigError("trainer envs", f"{envs.num_envs} users",
-                          f"config.num_envs = {config.num_envs}")
+    if envs.num_envs != num_envs:
+        raise ConfigError(owner, f"{envs.num_envs} users", f"config.num_envs = {num_envs}")
     return envs

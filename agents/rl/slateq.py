@@ -88,7 +88,6 @@ from __future__ import annotations
 import copy
 import importlib
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable
@@ -102,8 +101,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from recarena.agents.base import batch_size, fixed_propensity, uniform_propensity
-from recarena.agents.rl.networks import ObservationLayout, RunningNorm, _mlp, obs_to_tensors
+from recarena.agents.base import fixed_propensity, uniform_propensity
+from recarena.agents.rl.networks import (
+    NormalizedSlateInputs,
+    ObservationLayout,
+    mlp,
+    obs_to_tensors,
+)
+from recarena.agents.rl.ppo import open_vector_env
 from recarena.errors import ConfigError
 from recarena.validation import check_choice, check_float, check_int
 
@@ -312,13 +317,13 @@ class _ItemValues(nn.Module):
         super().__init__()
         self.relative = bool(relative)
         self.cand_enc = nn.Sequential(nn.Linear(dc, h), nn.Tanh())
-        self.ctx_enc = nn.Sequential(_mlp([max(dx, 1), h, h]), nn.Tanh())
+        self.ctx_enc = nn.Sequential(mlp([max(dx, 1), h, h]), nn.Tanh())
         self.item_e = nn.Linear(h, h)
         self.item_c = nn.Linear(h, h, bias=False)
         self.item_x = nn.Linear(h, h, bias=False)
         self.item_out = nn.Linear(h, 1)
         self.item_out.out_gain = out_gain  # type: ignore[assignment]
-        self.null = _mlp([h, h, 1], out_gain=out_gain)
+        self.null = mlp([h, h, 1], out_gain=out_gain)
 
     def forward(self, cand: torch.Tensor, ctx: torch.Tensor,
                 items: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -331,7 +336,7 @@ class _ItemValues(nn.Module):
         return (item + null.unsqueeze(1) if self.relative else item), null
 
 
-class SlateQNetwork(nn.Module):
+class SlateQNetwork(NormalizedSlateInputs):
     """SlateQ's networks for one env: item LTVs ``q`` (:class:`_ItemValues`) and the
     learned choice model ``choice`` (the same shape of network: candidate scores
     ``log v(s, i)`` and the null score ``log v(s, ⊥)``), over inputs normalised once by
@@ -354,8 +359,8 @@ class SlateQNetwork(nn.Module):
                  null_value: str = "learned", choice_fn: str | None = None,
                  slate_optimizer: str = "auto", max_exact_slates: int = 5000,
                  seed: int = 0) -> None:
-        super().__init__()
-        self.layout, self.hidden, self.normalize = layout, int(hidden), bool(normalize)
+        super().__init__(layout, normalize)
+        self.hidden = int(hidden)
         self.null_value = check_choice(null_value, "slateq.null_value", NULL_VALUES)
         self.slate_optimizer = check_choice(slate_optimizer, "slateq.slate_optimizer",
                                             SLATE_OPTIMIZERS)
@@ -369,8 +374,6 @@ class SlateQNetwork(nn.Module):
         self.choice_fn = choice_fn
         self._choice_fn = _resolve_choice_fn(choice_fn)
         dc, dx, h = layout.candidate_dim, layout.context_dim, self.hidden
-        self.cand_norm = RunningNorm(dc)
-        self.ctx_norm = RunningNorm(dx)
         self.q = _ItemValues(dc, dx, h, relative=self.null_value == "learned")
         self.choice = _ItemValues(dc, dx, h, out_gain=0.01)
         self.reset_parameters(seed)
@@ -397,22 +400,6 @@ class SlateQNetwork(nn.Module):
                    bool(cfg["normalize"]), str(cfg.get("null_value", "learned")),
                    cfg.get("choice_fn"), str(cfg.get("slate_optimizer", "auto")),
                    int(cfg.get("max_exact_slates", 5000)))
-
-    # ------------------------------------------------------------- inputs
-    def inputs(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised candidate ``(B, C, Dc)`` and context ``(B, Dx)`` inputs."""
-        cand, ctx = self.layout.split(obs)
-        if self.normalize:
-            cand, ctx = self.cand_norm(cand), self.ctx_norm(ctx)
-        if ctx.shape[1] == 0:
-            ctx = torch.zeros(ctx.shape[0], 1)
-        return cand, ctx
-
-    def update_normalizer(self, obs: dict[str, Any]) -> None:
-        if self.normalize:
-            cand, ctx = self.layout.split(obs)
-            self.cand_norm.update(cand)
-            self.ctx_norm.update(ctx)
 
     # ------------------------------------------------------------- heads
     def item_values(self, cand: torch.Tensor, ctx: torch.Tensor,
@@ -764,18 +751,10 @@ class SlateQTrainer:
         if not isinstance(config, SlateQConfig):
             raise ConfigError("SlateQTrainer.config", config, "a SlateQConfig")
         self.env_kwargs = dict(env_kwargs or {})
-        self._owns_env = isinstance(envs, str)
-        if isinstance(envs, str):
-            import recarena  # noqa: F401  (registers the ids)
-
-            self.env_id = envs
-            envs = gym.make_vec(envs, num_envs=config.num_envs,
-                                vectorization_mode="vector_entry_point", **self.env_kwargs)
-        else:
-            self.env_id = getattr(getattr(envs, "spec", None), "id", None)
+        envs, self.env_id, self._owns_env = open_vector_env(envs, config.num_envs,
+                                                            self.env_kwargs, "SlateQTrainer.envs")
         self.envs = envs
         try:
-            _check_vector_env(envs, config)
             base = getattr(envs, "unwrapped", envs)
             self.layout = ObservationLayout.from_space(envs.single_observation_space,
                                                        base.num_candidates, base.slate_size,
@@ -1005,25 +984,6 @@ class SlateQTrainer:
             self.envs.close()
 
 
-def _check_vector_env(envs: Any, config: SlateQConfig) -> Any:
-    from gymnasium.vector import AutoresetMode
-
-    base = getattr(envs, "unwrapped", envs)
-    if not isinstance(envs, gym.vector.VectorEnv) or not all(
-            hasattr(base, a) for a in ("num_candidates", "slate_size")):
-        raise ConfigError("SlateQTrainer.envs", envs,
-                          "a recarena vector env (gym.make_vec(id, vectorization_mode="
-                          "'vector_entry_point')) or a registered recarena env id")
-    mode = envs.metadata.get("autoreset_mode")
-    if mode not in (AutoresetMode.SAME_STEP, "same_step", "SameStep"):
-        raise ConfigError("SlateQTrainer.envs autoreset_mode", mode,
-                          "AutoresetMode.SAME_STEP (the trainer reads info['final_obs'])")
-    if envs.num_envs != config.num_envs:
-        raise ConfigError("SlateQTrainer.envs", f"{envs.num_envs} users",
-                          f"config.num_envs = {config.num_envs}")
-    return envs
-
-
 # =============================================================== policy
 class SlateQPolicy:
     """A trained SlateQ network as a recarena policy: each row's slate maximises the
@@ -1077,22 +1037,6 @@ class SlateQPolicy:
         self.rng = np.random.default_rng(self.seed)
         self._last = None
 
-    def _check_obs(self, obs: Any, info: Any) -> int:
-        layout = self.net.layout
-        keys = [k for k, _ in layout.candidate_keys + layout.context_keys]
-        if not isinstance(obs, dict) or any(k not in obs for k in keys):
-            raise ConfigError(f"{self.name}.recommend obs",
-                              sorted(obs) if isinstance(obs, dict) else type(obs).__name__,
-                              "an observation with the entries the network was trained on: "
-                              + ", ".join(keys))
-        n = batch_size(obs, info, self.name)
-        c = np.asarray(obs[layout.candidate_keys[0][0]]).shape
-        if len(c) < 2 or c[0] != n or c[1] != layout.num_candidates:
-            raise ConfigError(f"{self.name}.recommend obs[{layout.candidate_keys[0][0]!r}]", c,
-                              f"({n}, {layout.num_candidates}, ...): {layout.num_candidates} "
-                              "candidates, as in training")
-        return n
-
     @torch.no_grad()
     def values(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
         """The network's view of a batch: item LTVs ``q`` ``(N, C)``, ``q_null`` ``(N,)``,
@@ -1104,7 +1048,7 @@ class SlateQPolicy:
                 "scores": s.double().numpy(), "null_scores": s0.double().numpy()}
 
     def recommend(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> np.ndarray:
-        n = self._check_obs(obs, info)
+        n = self.net.layout.check_batch(obs, info, self.name)
         greedy = self.net.greedy(obs)[0].numpy().astype(np.int64)
         out = greedy.copy()
         eps = 0.0 if self.deterministic else self.epsilon
@@ -1141,18 +1085,6 @@ class SlateQPolicy:
     def save(self, path: str | Path) -> Path:
         """Write ``policy.json`` and ``weights.pt`` into folder ``path`` (the format of
         :meth:`~recarena.agents.rl.policy.SlatePolicy.save`, network kind ``"slateq"``)."""
-        from recarena import __version__
-        from recarena.agents.rl.policy import FORMAT, FORMAT_VERSION, _jsonable
+        from recarena.agents.rl.policy import save_policy
 
-        folder = Path(path)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            torch.save(self.net.state_dict(), folder / "weights.pt")
-            doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                   "recarena_version": __version__, "name": self.name,
-                   "network": self.net.config()} | {"meta": self.meta}
-            (folder / "policy.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-        except OSError as exc:
-            raise ConfigError("policy path", str(folder),
-                              f"a folder recarena can write ({exc.strerror or exc})") from None
-        return folder
+        return save_policy(path, self.net, self.name, self.meta)
