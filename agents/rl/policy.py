@@ -222,7 +222,8 @@ def _warn_other_arguments(trained: dict[str, Any] | None, env: Any) -> None:
     spec = getattr(env, "spec", None)
     given = dict(getattr(spec, "kwargs", None) or {})
     given = {k: v for k, v in given.items() if k not in ("num_envs", "max_episode_steps",
-                                                           "render_mode")}
+                                                           "render_mode", "vectorization_mode",
+                                                           "autoreset_mode")}
     if isinstance(env, str) or spec is None:
         given = {}
     if given != dict(trained):
