@@ -275,3 +275,5 @@ def test_loading_against_other_env_arguments_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_policy(tmp_path / "p", env=gym.make(lts, sensitivity=0.2))
+        load_policy(tmp_path / "p", env=gym.make_vec(lts, num_envs=2, sensitivity=0.2,
+                                                     vectorization_mode="vector_entry_point"))
