@@ -237,12 +237,19 @@ class SlateActorCritic(NormalizedSlateInputs):
             critic: privileged simulator state during training, Pinto et al. 2018,
             "Asymmetric Actor Critic for Image-Based Robot Learning"); the policy's scores
             never depend on them, so the trained policy needs only the observation.
+        recurrent: pass the context encoding through a GRU cell (Cho et al. 2014) whose
+            state carries the user's history within an episode (responses, time), for envs
+            whose state is not in one observation; :meth:`step` then takes and returns the
+            state (zeros for a new user), and the scores and the value read the GRU's
+            output instead of the context encoding.
     """
 
     def __init__(self, layout: ObservationLayout, hidden: int = 64, normalize: bool = True,
-                 seed: int = 0, critic_dim: int = 0) -> None:
+                 seed: int = 0, critic_dim: int = 0, recurrent: bool = False) -> None:
         super().__init__(layout, normalize)
         self.hidden, self.critic_dim = int(hidden), int(critic_dim)
+        self.recurrent = bool(recurrent)
+        self.gru = nn.GRUCell(self.hidden, self.hidden) if self.recurrent else None
         self.critic_norm = RunningNorm(self.critic_dim)
         dc, dx, h = layout.candidate_dim, layout.context_dim, self.hidden
         self.cand_enc = nn.Sequential(mlp([dc, h, h]), nn.Tanh())
@@ -258,19 +265,39 @@ class SlateActorCritic(NormalizedSlateInputs):
                 gain = getattr(module, "out_gain", float(np.sqrt(2.0)))
                 nn.init.orthogonal_(module.weight, gain, generator=gen)
                 nn.init.zeros_(module.bias)
+        if self.gru is not None:  # orthogonal per gate block, zero biases (CleanRL's LSTM)
+            for weight in (self.gru.weight_ih, self.gru.weight_hh):
+                for block in weight.data.chunk(3, dim=0):
+                    nn.init.orthogonal_(block, 1.0, generator=gen)
+            nn.init.zeros_(self.gru.bias_ih)
+            nn.init.zeros_(self.gru.bias_hh)
 
     def config(self) -> dict[str, Any]:
         return {"kind": "actor_critic", "layout": self.layout.to_dict(),
                 "hidden": self.hidden, "normalize": self.normalize,
-                "critic_dim": self.critic_dim}
+                "critic_dim": self.critic_dim, "recurrent": self.recurrent}
+
+    def initial_state(self, n: int) -> torch.Tensor:
+        """``(n, hidden)`` zeros: the recurrent state of users at their first step."""
+        return torch.zeros(n, self.hidden)
 
     def forward(self, obs: dict[str, Any], critic: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, C)`` and values ``(B,)``; ``critic`` ``(B, critic_dim)`` are the
-        value head's extra inputs (zeros when not given)."""
+        value head's extra inputs (zeros when not given). A recurrent network is run from
+        the zero state (a user's first step); use :meth:`step` to carry the state."""
+        return self.step(obs, None, critic)[:2]
+
+    def step(self, obs: dict[str, Any], state: torch.Tensor | None,
+             critic: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Logits ``(B, C)``, values ``(B,)`` and the next recurrent state ``(B, hidden)``
+        (``None`` for a feed-forward network) from the state before this observation."""
         cand, ctx = self.inputs(obs)
         e = self.cand_enc(cand)
         c = self.ctx_enc(ctx)
+        if self.gru is not None:
+            c = state = self.gru(c, self.initial_state(c.shape[0]) if state is None else state)
         cb = c.unsqueeze(1).expand_as(e)
         logits = self.score(torch.cat([e, cb, e * cb], dim=2)).squeeze(2)
         parts = [c, e.mean(dim=1)]
@@ -279,7 +306,7 @@ class SlateActorCritic(NormalizedSlateInputs):
                 self.critic_norm(critic.float())
             parts.append(extra)
         value = self.value(torch.cat(parts, dim=1)).squeeze(1)
-        return logits, value
+        return logits, value, state
 
     def get_value(self, obs: dict[str, Any], critic: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward(obs, critic)[1]

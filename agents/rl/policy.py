@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from recarena.agents.base import fixed_propensity
+from recarena.agents.base import UserRows, fixed_propensity
 from recarena.agents.rl.distributions import PlackettLuce
 from recarena.agents.rl.networks import ObservationLayout, SlateActorCritic, obs_to_tensors
 from recarena.errors import ConfigError
@@ -51,6 +51,10 @@ class SlatePolicy:
         seed: seed of the sampling stream (``reset`` rewinds it).
         meta: what the trainer knows (algorithm, env id and arguments, settings), saved
             in ``policy.json``.
+
+    A recurrent network keeps each row's state between ``recommend`` calls (one call per
+    env step) and starts a row from the zero state when its user changes
+    (``info["user_id"]``; without ``info`` the rows keep their users), as in training.
     """
 
     is_oracle = False
@@ -68,6 +72,8 @@ class SlatePolicy:
         self.name = name or str(self.meta.get("algo", "slate_net"))
         self.gen = torch.Generator().manual_seed(self.seed)
         self._last: tuple[torch.Tensor, np.ndarray] | None = None
+        self._rows = UserRows("user", self.name)
+        self._state: torch.Tensor | None = None
 
     @classmethod
     def from_checkpoint(cls, net_cfg: dict[str, Any], state: dict[str, Any],
@@ -76,23 +82,39 @@ class SlatePolicy:
         """Rebuild from ``policy.json``'s ``network`` entry and the saved weights."""
         net = SlateActorCritic(ObservationLayout.from_dict(net_cfg["layout"]),
                                int(net_cfg["hidden"]), bool(net_cfg["normalize"]),
-                               critic_dim=int(net_cfg.get("critic_dim", 0)))
+                               critic_dim=int(net_cfg.get("critic_dim", 0)),
+                               recurrent=bool(net_cfg.get("recurrent", False)))
         net.load_state_dict(state)
         return cls(net, deterministic=deterministic, seed=seed, meta=meta, name=name)
 
     def reset(self) -> None:
         self.gen = torch.Generator().manual_seed(self.seed)
         self._last = None
+        self._rows.reset()
+        self._state = None
 
     @torch.no_grad()
     def scores(self, obs: dict[str, Any]) -> np.ndarray:
-        """``(N, C)`` the network's candidate scores (Plackett–Luce logits)."""
-        return self.net(obs_to_tensors(obs))[0].double().numpy()
+        """``(N, C)`` the network's candidate scores (Plackett–Luce logits; a recurrent
+        network's from the rows' current states, which this does not advance)."""
+        return self.net.step(obs_to_tensors(obs), self._state)[0].double().numpy()
+
+    def _current_state(self, n: int, info: dict[str, Any] | None) -> torch.Tensor | None:
+        if not self.net.recurrent:
+            return None
+        changed = self._rows.sync(info if info is not None and "user_id" in info else None, n)
+        if changed is None or self._state is None or self._state.shape[0] != n:
+            self._state = self.net.initial_state(n)
+        elif changed.size:
+            self._state[torch.as_tensor(changed)] = 0.0
+        return self._state
 
     @torch.no_grad()
     def recommend(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> np.ndarray:
-        self.net.layout.check_batch(obs, info, self.name)
-        logits = self.net(obs_to_tensors(obs))[0]
+        n = self.net.layout.check_batch(obs, info, self.name)
+        logits, _, state = self.net.step(obs_to_tensors(obs), self._current_state(n, info))
+        if state is not None:
+            self._state = state
         dist = PlackettLuce(logits, self.net.layout.slate_size)
         slates = dist.mode() if self.deterministic else dist.sample(self.gen)
         out = slates.numpy().astype(np.int64)

@@ -84,6 +84,11 @@ class PPOConfig:
             observation alone, and evaluation gives it nothing else. For a truncated
             episode the bootstrap value uses the user's state one step before the end
             (the vector env has replaced the user by then).
+        recurrent: a GRU over the context encoding carries each user's history within
+            the episode (see :class:`~recarena.agents.rl.networks.SlateActorCritic`);
+            trained as CleanRL's recurrent PPO does: minibatches are sets of users, each
+            replayed through the whole rollout from its stored starting state, the state
+            zeroed where a new user begins.
     """
 
     num_envs: int = 256
@@ -105,6 +110,7 @@ class PPOConfig:
     hidden: int = 64
     seed: int = 0
     critic_oracle: tuple[str, ...] = ()
+    recurrent: bool = False
 
     def __post_init__(self) -> None:
         check_int(self.num_envs, "ppo.num_envs", 1)
@@ -122,6 +128,11 @@ class PPOConfig:
         if self.target_kl is not None:
             check_float(self.target_kl, "ppo.target_kl", 0.0, 10.0)
         check_int(self.hidden, "ppo.hidden", 1, 4096)
+        if not isinstance(self.recurrent, bool):
+            raise ConfigError("ppo.recurrent", self.recurrent, "true or false")
+        if self.recurrent:
+            check_int(self.num_minibatches, "ppo.num_minibatches (recurrent: users per "
+                      "minibatch >= 1)", 1, self.num_envs)
         check_int(self.seed, "ppo.seed", 0)
         if isinstance(self.critic_oracle, str) or not all(
                 isinstance(k, str) for k in self.critic_oracle):
@@ -210,7 +221,8 @@ class PPOTrainer:
         self.layout = ObservationLayout.from_space(envs.single_observation_space,
                                                    base.num_candidates, base.slate_size, "ppo")
         self.net = SlateActorCritic(self.layout, config.hidden, config.norm_obs, config.seed,
-                                    critic_dim=len(config.critic_oracle))
+                                    critic_dim=len(config.critic_oracle),
+                                    recurrent=config.recurrent)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.learning_rate, eps=1e-5)
         self.gen = torch.Generator().manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
@@ -220,6 +232,9 @@ class PPOTrainer:
         self.history: list[dict[str, float]] = []
         self._obs: dict[str, np.ndarray] | None = None
         self._critic: np.ndarray | None = None
+        #: recurrent state of each row's user before the current observation
+        self._state: torch.Tensor | None = self.net.initial_state(config.num_envs) \
+            if config.recurrent else None
         self._ep_return = np.zeros(config.num_envs)
         self._ep_length = np.zeros(config.num_envs, dtype=np.int64)
         self._episodes: list[tuple[float, int]] = []
@@ -302,12 +317,13 @@ class PPOTrainer:
         rewards, dones = torch.empty(t_len, n), torch.empty(t_len, n)
         raw_reward = np.empty((t_len, n))
         critic = torch.empty(t_len, n, len(cfg.critic_oracle))
-        obs, crit = self._obs, self._critic
+        obs, crit, state = self._obs, self._critic, self._state
+        start_state = None if state is None else state.clone()
         for t in range(t_len):
             for key in obs_keys:
                 raw[key][t] = obs[key]
             critic[t] = torch.as_tensor(crit)
-            logits, value = self.net(obs_to_tensors(obs), critic[t])
+            logits, value, state = self.net.step(obs_to_tensors(obs), state, critic[t])
             dist = PlackettLuce(logits, k)
             slate = dist.sample(self.gen)
             actions[t], logps[t], values[t] = slate, dist.log_prob(slate), value
@@ -320,8 +336,11 @@ class PPOTrainer:
             if cut.size:  # bootstrap time-limit truncation from the finished user's last obs
                 last = _stack_obs([info["final_obs"][i] for i in cut], envs.single_observation_space)
                 r = r.copy()
-                v = self.net.get_value(obs_to_tensors(last), torch.as_tensor(before[cut]))
+                v = self.net.step(obs_to_tensors(last), None if state is None else state[cut],
+                                  torch.as_tensor(before[cut]))[1]
                 r[cut] += cfg.gamma * v.double().numpy()
+            if state is not None:  # a new user starts from the zero state
+                state = state * torch.as_tensor(~done, dtype=torch.float32)[:, None]
             rewards[t] = torch.as_tensor(r, dtype=torch.float32)
             dones[t] = torch.as_tensor(done, dtype=torch.float32)
             self._ep_return += reward
@@ -329,9 +348,9 @@ class PPOTrainer:
             for i in np.flatnonzero(done):
                 self._episodes.append((float(self._ep_return[i]), int(self._ep_length[i])))
             self._ep_return[done], self._ep_length[done] = 0.0, 0
-        self._obs, self._critic = obs, crit
+        self._obs, self._critic, self._state = obs, crit, state
         self.global_step += n * t_len
-        next_value = self.net.get_value(obs_to_tensors(obs), torch.as_tensor(crit))
+        next_value = self.net.step(obs_to_tensors(obs), state, torch.as_tensor(crit))[1]
         # GAE; with same-step autoreset, dones[t] ends the episode of transition t
         adv = torch.zeros(t_len, n)
         last_gae = torch.zeros(n)
@@ -347,20 +366,20 @@ class PPOTrainer:
                 "actions": actions.reshape(-1, k), "logps": logps.reshape(-1),
                 "values": values.reshape(-1), "advantages": adv.reshape(-1),
                 "critic": critic.reshape(t_len * n, -1),
-                "returns": (adv + values).reshape(-1), "raw_reward": raw_reward}
+                "returns": (adv + values).reshape(-1), "raw_reward": raw_reward,
+                "start_state": start_state, "dones": dones}
 
     def _update(self, batch: dict[str, Any]) -> dict[str, float]:
         cfg = self.config
-        size = cfg.batch_size
-        mb = size // cfg.num_minibatches
         clipfracs, kl = [], 0.0
         pg_loss = v_loss = entropy = torch.zeros(())
         for _epoch in range(cfg.update_epochs):
-            order = torch.as_tensor(self.rng.permutation(size))
-            for start in range(0, size - mb + 1, mb):
-                idx = order[start:start + mb]
-                obs = {key: v[idx] for key, v in batch["obs"].items()}
-                logits, value = self.net(obs, batch["critic"][idx])
+            for idx in self._minibatches():
+                if cfg.recurrent:
+                    logits, value = self._replay(batch, idx)
+                else:
+                    obs = {key: v[idx] for key, v in batch["obs"].items()}
+                    logits, value = self.net(obs, batch["critic"][idx])
                 dist = PlackettLuce(logits, self.layout.slate_size)
                 new_logp, ent = dist.log_prob_and_entropy(batch["actions"][idx])
                 log_ratio = new_logp - batch["logps"][idx]
@@ -393,6 +412,35 @@ class PPOTrainer:
                 "clipfrac": float(np.mean(clipfracs)) if clipfracs else 0.0,
                 "explained_variance": float("nan") if var_y == 0 else 1 - float(np.var(y - v)) / var_y}
 
+    def _minibatches(self) -> list[torch.Tensor]:
+        """Flat rollout indices (``t * N + row``) of each minibatch of an epoch: random
+        transitions, or, for a recurrent network, every step of a random set of users."""
+        cfg = self.config
+        if not cfg.recurrent:
+            order = torch.as_tensor(self.rng.permutation(cfg.batch_size))
+            mb = cfg.batch_size // cfg.num_minibatches
+            return [order[i:i + mb] for i in range(0, cfg.batch_size - mb + 1, mb)]
+        rows = np.array_split(self.rng.permutation(cfg.num_envs), cfg.num_minibatches)
+        steps = np.arange(cfg.num_steps)[:, None] * cfg.num_envs
+        return [torch.as_tensor((steps + r[None, :]).reshape(-1)) for r in rows]
+
+    def _replay(self, batch: dict[str, Any], idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and values of a recurrent minibatch (``idx`` from :meth:`_minibatches`:
+        T steps of B users, step-major), recomputed through time from the users' states at
+        the rollout's start, the state zeroed after an episode's last step."""
+        t_len, n = self.config.num_steps, self.config.num_envs
+        rows = idx[: idx.shape[0] // t_len]  # step 0 holds each user once
+        state = batch["start_state"][rows]
+        logits, values = [], []
+        for t in range(t_len):
+            flat = rows + t * n
+            obs = {key: v[flat] for key, v in batch["obs"].items()}
+            lg, val, state = self.net.step(obs, state, batch["critic"][flat])
+            logits.append(lg)
+            values.append(val)
+            state = state * (1.0 - batch["dones"][t, rows])[:, None]
+        return torch.cat(logits), torch.cat(values)
+
     # ---------------------------------------------------------------- results
     def policy(self, deterministic: bool = True) -> Any:
         """The trained network as a recarena policy (greedy top-K slates by default)."""
@@ -415,6 +463,7 @@ class PPOTrainer:
                 "updates": self.updates, "history": list(self.history),
                 "obs": {k: np.array(v) for k, v in self._obs.items()},
                 "critic": np.array(self._critic),
+                "state": None if self._state is None else self._state.clone(),
                 "episode_counters": (self._ep_return.copy(), self._ep_length.copy()),
                 "env_id": self.env_id, "env_kwargs": dict(self.env_kwargs),
                 "env": self.envs.snapshot(), "config": asdict(self.config)}
@@ -437,6 +486,7 @@ class PPOTrainer:
         self.envs.restore(state["env"])
         self._obs = {k: np.array(v) for k, v in state["obs"].items()}
         self._critic = np.array(state["critic"])
+        self._state = None if state.get("state") is None else state["state"].clone()
         ret, length = state["episode_counters"]
         self._ep_return, self._ep_length = np.array(ret), np.array(length)
 

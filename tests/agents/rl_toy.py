@@ -49,14 +49,14 @@ class KaleVectorEnv(gym.vector.VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 16, num_candidates: int = 4, horizon: int = 10,
-                 truncate: bool = False) -> None:
+                 truncate: bool = False, hide_state: bool = False) -> None:
         self.num_envs, self.num_candidates, self.slate_size = num_envs, num_candidates, 1
-        self.horizon, self.truncate = horizon, truncate
-        self.single_observation_space = spaces.Dict({
-            "candidate_kind": spaces.Box(0.0, 1.0, (num_candidates,), np.float32),
-            "satisfaction": spaces.Box(0.0, 1.0, (1,), np.float32),
-            "time_left": spaces.Box(0.0, 1.0, (1,), np.float32),
-        })
+        self.horizon, self.truncate, self.hide_state = horizon, truncate, hide_state
+        entries = {"candidate_kind": spaces.Box(0.0, 1.0, (num_candidates,), np.float32)}
+        if not hide_state:  # hidden: only a policy with memory can know the time
+            entries |= {"satisfaction": spaces.Box(0.0, 1.0, (1,), np.float32),
+                        "time_left": spaces.Box(0.0, 1.0, (1,), np.float32)}
+        self.single_observation_space = spaces.Dict(entries)
         self.single_action_space = SlateSpace(num_candidates, 1)
         self.action_space = BatchSlateSpace(num_envs, num_candidates, 1)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space,
@@ -69,6 +69,8 @@ class KaleVectorEnv(gym.vector.VectorEnv):
         return self.rng.permuted(kinds, axis=1)
 
     def _obs(self) -> dict[str, np.ndarray]:
+        if self.hide_state:
+            return {"candidate_kind": self.kinds.copy()}
         return {"candidate_kind": self.kinds.copy(),
                 "satisfaction": self.s[:, None].astype(np.float32),
                 "time_left": (self.left / self.horizon)[:, None].astype(np.float32)}
