@@ -380,7 +380,10 @@ def plot_learning_curve(run_dir: str | os.PathLike[str]) -> Path:
     if (d / "progress.csv").is_file():
         prog = pd.read_csv(d / "progress.csv")
         if "episode_return" in prog and prog["episode_return"].notna().any():
+            # updates in which no episode ended have no value: join the others
+            prog = prog[prog["episode_return"].notna()]
             ax.plot(prog["global_step"], prog["episode_return"], color="C0", alpha=0.35, lw=1,
+                    marker="." if len(prog) < 30 else None,
                     label=f"{plan['algo']} (sampling, training episodes)")
     if (d / "references.csv").is_file():
         refs = pd.read_csv(d / "references.csv")
