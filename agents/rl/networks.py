@@ -293,11 +293,22 @@ class SlateActorCritic(NormalizedSlateInputs):
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Logits ``(B, C)``, values ``(B,)`` and the next recurrent state ``(B, hidden)``
         (``None`` for a feed-forward network) from the state before this observation."""
-        cand, ctx = self.inputs(obs)
-        e = self.cand_enc(cand)
-        c = self.ctx_enc(ctx)
+        e, c = self.encode(obs)
         if self.gru is not None:
             c = state = self.gru(c, self.initial_state(c.shape[0]) if state is None else state)
+        logits, value = self.heads(e, c, critic)
+        return logits, value, state
+
+    def encode(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidate encodings ``(B, C, hidden)`` and the context encoding ``(B, hidden)``
+        (before the GRU of a recurrent network)."""
+        cand, ctx = self.inputs(obs)
+        return self.cand_enc(cand), self.ctx_enc(ctx)
+
+    def heads(self, e: torch.Tensor, c: torch.Tensor, critic: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, C)`` and values ``(B,)`` from candidate encodings ``e`` and the
+        context ``c`` (the GRU's output for a recurrent network)."""
         cb = c.unsqueeze(1).expand_as(e)
         logits = self.score(torch.cat([e, cb, e * cb], dim=2)).squeeze(2)
         parts = [c, e.mean(dim=1)]
@@ -306,7 +317,7 @@ class SlateActorCritic(NormalizedSlateInputs):
                 self.critic_norm(critic.float())
             parts.append(extra)
         value = self.value(torch.cat(parts, dim=1)).squeeze(1)
-        return logits, value, state
+        return logits, value
 
     def get_value(self, obs: dict[str, Any], critic: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward(obs, critic)[1]

@@ -428,18 +428,17 @@ class PPOTrainer:
         """Logits and values of a recurrent minibatch (``idx`` from :meth:`_minibatches`:
         T steps of B users, step-major), recomputed through time from the users' states at
         the rollout's start, the state zeroed after an episode's last step."""
-        t_len, n = self.config.num_steps, self.config.num_envs
+        t_len = self.config.num_steps
         rows = idx[: idx.shape[0] // t_len]  # step 0 holds each user once
-        state = batch["start_state"][rows]
-        logits, values = [], []
+        obs = {key: v[idx] for key, v in batch["obs"].items()}
+        e, c = self.net.encode(obs)  # everything but the GRU in one batch
+        c = c.view(t_len, rows.shape[0], -1)
+        state, outputs = batch["start_state"][rows], []
         for t in range(t_len):
-            flat = rows + t * n
-            obs = {key: v[flat] for key, v in batch["obs"].items()}
-            lg, val, state = self.net.step(obs, state, batch["critic"][flat])
-            logits.append(lg)
-            values.append(val)
+            state = self.net.gru(c[t], state)
+            outputs.append(state)
             state = state * (1.0 - batch["dones"][t, rows])[:, None]
-        return torch.cat(logits), torch.cat(values)
+        return self.net.heads(e, torch.cat(outputs), batch["critic"][idx])
 
     # ---------------------------------------------------------------- results
     def policy(self, deterministic: bool = True) -> Any:
