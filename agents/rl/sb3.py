@@ -1314,6 +1314,7 @@ class SB3Trainer:
         norm = self.model.get_vec_normalize_env()
         state: dict[str, Any] = {
             "algo": self.algo, "config": self.metadata()["config"], "model": buf.getvalue(),
+            "env_id": self.env_id, "env_kwargs": dict(self.env_kwargs),
             "venv": self.venv.state(), "history": list(self.history),
             # SB3 draws from the global streams (minibatches, sampling, exploration)
             "torch_rng": torch.get_rng_state(),
@@ -1330,6 +1331,9 @@ class SB3Trainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if (state.get("env_id"), state.get("env_kwargs")) != (self.env_id, self.env_kwargs):
+            raise ConfigError("checkpoint env", f"{state.get('env_id')} {state.get('env_kwargs')}",
+                              f"the trainer's env, {self.env_id} {self.env_kwargs}")
         if state.get("algo") != self.algo or state.get("config") != self.metadata()["config"]:
             got = {"algo": state.get("algo")} | dict(state.get("config") or {})
             raise ConfigError("checkpoint config", got, "the trainer's configuration "

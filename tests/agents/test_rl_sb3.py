@@ -327,6 +327,8 @@ def test_sb3_trainer_interface_and_exact_resume(tmp_path):
     assert a.metadata()["global_step"] == 640 and a.metadata()["env_id"] == IE
     with pytest.raises(ConfigError, match="checkpoint config"):
         SB3Trainer(IE, cfg | {"hidden": 8}).load_state_dict(state)
+    with pytest.raises(ConfigError, match="checkpoint env"):
+        SB3Trainer("recarena/Retention-v0", cfg).load_state_dict(state)
     a.close()
     b.close()
 
