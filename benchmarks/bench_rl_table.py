@@ -16,9 +16,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
+
+from recarena.analysis.stats import mean_ci
 
 
 def _row(d: Path) -> dict:
@@ -68,7 +68,8 @@ def main() -> None:
         if len(g) < 2:
             continue
         x = g["return"].to_numpy()
-        half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+        ci = mean_ci(x)
+        half = ci["high"] - ci["mean"]
         lines.append(f"| {env} | {algo} | {settings or '-'} | {budget} | {len(x)} seeds | "
                      f"{x.mean():.1f} ± {half:.1f} | {', '.join(f'{v:.1f}' for v in x)} |")
     if lines:

@@ -276,11 +276,17 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
         state["saved"] = time.perf_counter()
 
     def evaluate_now() -> None:
+        """The greedy policy on the evaluation users; after training has started also the
+        paired difference to random, a checkpoint and the files (step 0 only records)."""
+        started = trainer.global_step > 0
         ret = _evaluate(trainer.policy(), plan)
         mean, low, high = _ci(ret)
         row: dict[str, Any] = {"global_step": trainer.global_step,
                                "wall_time": trainer.history[-1]["wall_time"] if trainer.history else 0.0,
                                "return": mean, "low": low, "high": high}
+        if not started:
+            run.evals.append(row)
+            return
         if "random" in run.refs:
             d, dl, dh = _ci(ret - run.refs["random"])
             row |= {"vs_random": d, "vs_random_low": dl, "vs_random_high": dh}
@@ -312,7 +318,7 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
 
     try:
         if not run.evals:
-            evaluate_now() if trainer.global_step > 0 else _eval_untrained(run, trainer, plan)
+            evaluate_now()
         trainer.learn(plan.steps, callback=callback, time_limit=plan.time_limit)
         evaluate_now()
         policy = trainer.policy()
@@ -330,14 +336,6 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
     _write_refs(run)
     plot_learning_curve(out_dir)
     return out_dir
-
-
-def _eval_untrained(run: _Run, trainer: Any, plan: TrainPlan) -> None:
-    """The evaluation at step 0 (the initial network), before any update."""
-    ret = _evaluate(trainer.policy(), plan)
-    mean, low, high = _ci(ret)
-    run.evals.append({"global_step": 0, "wall_time": 0.0, "return": mean, "low": low,
-                      "high": high})
 
 
 def _write_refs(run: _Run) -> None:
