@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BudgetExhausted",
     "ConfigError",
     "DataError",
     "InvalidSlate",
@@ -79,6 +80,18 @@ class DataError(RecArenaError, ValueError):
 
 class LLMBackendError(RecArenaError, RuntimeError):
     """An LLM endpoint failed or returned something that could not be used."""
+
+
+class BudgetExhausted(LLMBackendError):
+    """An LLM backend's token or cost budget is spent: nothing more will be sent.
+
+    ``decisions`` holds what the call that ran out had already decided (``None`` where a
+    request was not sent); every decided reply is also in the backend's cache, if it has one.
+    """
+
+    def __init__(self, message: str, decisions: list | None = None) -> None:
+        super().__init__(message)
+        self.decisions = decisions
 
 
 def describe(value: Any, limit: int = 80) -> str:
