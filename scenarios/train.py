@@ -322,11 +322,7 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
         trainer.learn(plan.steps, callback=callback, time_limit=plan.time_limit)
         evaluate_now()
         policy = trainer.policy()
-        if callable(getattr(policy, "save", None)):
-            policy.save(out_dir / "policy")
-        elif hasattr(trainer, "model"):  # an SB3 model (sb3-dqn): SB3's own file
-            (out_dir / "policy").mkdir(exist_ok=True)
-            trainer.model.save(out_dir / "policy" / "model.zip")
+        policy.save(out_dir / "policy")
     finally:
         bar.close()
         run.write_progress(trainer.history)

@@ -30,7 +30,7 @@ from recarena.agents.rl.distributions import PlackettLuce
 from recarena.agents.rl.networks import ObservationLayout, SlateActorCritic, obs_to_tensors
 from recarena.errors import ConfigError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SlatePolicy", "load_policy", "save_policy"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SlatePolicy", "load_policy", "save_files", "save_policy"]
 
 FORMAT = "recarena-policy"
 FORMAT_VERSION = 1
@@ -39,6 +39,7 @@ FORMAT_VERSION = 1
 NETWORK_KINDS = {
     "actor_critic": "recarena.agents.rl.policy:SlatePolicy",
     "slateq": "recarena.agents.rl.slateq:SlateQPolicy",
+    "sb3": "recarena.agents.rl.sb3:SB3Policy",  # an SB3 model (sb3-dqn), SB3's zip inside
 }
 
 
@@ -159,15 +160,23 @@ def save_policy(path: str | Path, net: Any, name: str, meta: dict[str, Any]) -> 
     """Write a trained network's ``policy.json`` (its ``config()``, ``name`` and ``meta``)
     and ``weights.pt`` (its ``state_dict``) into folder ``path``, the format
     :func:`load_policy` reads; returns the folder."""
+    return save_files(path, net.state_dict(), name, net.config(), meta)
+
+
+def save_files(path: str | Path, state: dict[str, Any], name: str, net_cfg: dict[str, Any],
+               meta: dict[str, Any]) -> Path:
+    """Write ``weights.pt`` (``state``, loadable with ``torch.load(weights_only=True)``) and
+    ``policy.json`` (``net_cfg`` as its ``network`` entry, whose ``kind`` names the class in
+    :data:`NETWORK_KINDS` that loads it) into folder ``path``; returns the folder."""
     from recarena import __version__
 
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), folder / "weights.pt")
+        torch.save(state, folder / "weights.pt")
         doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
                "recarena_version": __version__, "name": name,
-               "network": net.config()} | {"meta": meta}
+               "network": net_cfg} | {"meta": meta}
         (folder / "policy.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
     except OSError as exc:
         raise ConfigError("policy path", str(folder),

@@ -889,6 +889,8 @@ class SB3Policy(ReportsPropensity):
         self._wrapper = wrapper if wrapper is not None else _find_wrapper(model.get_env())
         self._mode: str | None = None
         self._table: np.ndarray | None = None
+        #: what :meth:`save` writes as ``policy.json``'s ``meta`` (env id, algorithm, ...)
+        self.meta: dict[str, Any] = {}
         self._rng_state = torch.Generator().manual_seed(self.seed).get_state()
         self._check_wrapper()
 
@@ -966,7 +968,7 @@ class SB3Policy(ReportsPropensity):
             self._resolve(obs, info)
         n, c = len(next(iter(obs.values()))), _obs_candidates(obs, info)
         seen = {k: obs[k] for k in self.model.observation_space.spaces}
-        norm = self.model.get_vec_normalize_env()
+        norm = self._normalizer()
         if norm is not None:
             seen = norm.normalize_obs(seen)
         if self.deterministic:
@@ -983,6 +985,92 @@ class SB3Policy(ReportsPropensity):
             self._chose_unknown()
         return slates
 
+    # ---------------------------------------------------------------- saving
+    def save(self, path: str | Any) -> Any:
+        """Write the policy into folder ``path`` in recarena's checkpoint format
+        (``policy.json`` + ``weights.pt``, network kind ``"sb3"``), so that
+        :func:`~recarena.agents.rl.policy.load_policy` and the registry's ``checkpoint``
+        policy load it like a native one: ``weights.pt`` holds SB3's own zip of the model
+        and the ``VecNormalize`` observation statistics it was trained with. Needs
+        ``meta`` with ``env_id`` (the trainer's :meth:`SB3Trainer.metadata`)."""
+        import io
+
+        from recarena.agents.rl.networks import ObservationLayout
+        from recarena.agents.rl.policy import save_files
+
+        if self._mode is None:
+            self._resolve_from_space()
+        space = self.model.observation_space
+        c = self._num_candidates()
+        k = int(self._table.shape[1]) if self._table is not None else self.slate_size
+        if k is None:
+            raise ConfigError(f"{self.name}.save", "a policy whose slate size is unknown",
+                              "slate_size= (or a wrapper) so the saved policy knows K")
+        layout = ObservationLayout.from_space(space, c, int(k), owner=self.name)
+        buf = io.BytesIO()
+        self.model.save(buf)
+        state: dict[str, Any] = {"model_zip": buf.getvalue(), "obs_rms": {}}
+        norm = self._normalizer()
+        if norm is not None and getattr(norm, "norm_obs", False):
+            for key, rms in _rms_items(norm.obs_rms):
+                state["obs_rms"][key] = (torch.as_tensor(rms.mean), torch.as_tensor(rms.var))
+            state["clip_obs"] = float(norm.clip_obs)
+            state["epsilon"] = float(norm.epsilon)
+        net_cfg = {"kind": "sb3", "algo": type(self.model).__name__, "layout": layout.to_dict(),
+                   "mode": self._mode,
+                   "ordered": bool(self._table is None
+                                   or len(self._table) == math.perm(c, int(k))),
+                   "slate_size": int(k)}
+        return save_files(path, state, self.name, net_cfg, self.meta)
+
+    @classmethod
+    def from_checkpoint(cls, net_cfg: dict[str, Any], state: dict[str, Any],
+                        meta: dict[str, Any], name: str | None, deterministic: bool,
+                        seed: int) -> SB3Policy:
+        """Rebuild from ``policy.json``'s ``network`` entry and ``weights.pt`` (see
+        :meth:`save`)."""
+        import io
+
+        import stable_baselines3
+
+        algo = getattr(stable_baselines3, str(net_cfg.get("algo")), None)
+        if algo is None:
+            raise ConfigError("checkpoint network algo", net_cfg.get("algo"),
+                              "a stable-baselines3 algorithm class name (DQN, PPO, ...)")
+        model = algo.load(io.BytesIO(state["model_zip"]), device="cpu")
+        k = int(net_cfg["slate_size"])
+        policy = cls(model, deterministic=deterministic, seed=seed, slate_size=k, name=name)
+        policy.meta = dict(meta)
+        if state.get("obs_rms"):
+            policy._saved_norm = _SavedNormalization(
+                {key: (m.double().numpy(), v.double().numpy())
+                 for key, (m, v) in state["obs_rms"].items()},
+                float(state["clip_obs"]), float(state["epsilon"]))
+        if net_cfg.get("mode") == "enumerated":
+            c = int(net_cfg["layout"]["num_candidates"])
+            combos = permutations if net_cfg.get("ordered", True) else combinations
+            policy._mode = "enumerated"
+            policy._table = np.array(list(combos(range(c), k)), dtype=np.int64)
+        return policy
+
+    def _num_candidates(self) -> int:
+        space = self.model.observation_space
+        for key, sub in getattr(space, "spaces", {}).items():
+            if key.startswith(CANDIDATE_PREFIX) and sub.shape:
+                return int(sub.shape[0])
+        raise ConfigError(f"{self.name} observation space", space,
+                          "an observation with candidate_* entries")
+
+    def _resolve_from_space(self) -> None:
+        c = self._num_candidates()
+        fake = {key: np.zeros((1, *sub.shape), dtype=sub.dtype)
+                for key, sub in self.model.observation_space.spaces.items()}
+        self._resolve(fake, {"candidate_ids": np.zeros((1, c), dtype=np.int64)})
+
+    def _normalizer(self) -> Any:
+        saved = getattr(self, "_saved_norm", None)
+        return saved if saved is not None else self.model.get_vec_normalize_env()
+
     def _check_obs(self, obs: Any) -> None:
         space = self.model.observation_space
         want = getattr(space, "spaces", None)
@@ -996,6 +1084,30 @@ class SB3Policy(ReportsPropensity):
             if tuple(shape[1:]) != tuple(sub.shape):
                 raise ConfigError(f"{self.name}.recommend obs[{key!r}]", shape,
                                   f"(N, {', '.join(map(str, sub.shape))}), as in training")
+
+
+class _SavedNormalization:
+    """``VecNormalize``'s observation normalisation from saved statistics (what
+    :meth:`SB3Policy.save` keeps): ``clip((x - mean) / sqrt(var + eps), -clip, clip)`` on the
+    entries it has statistics for."""
+
+    norm_obs = True
+
+    def __init__(self, stats: dict[str, tuple[np.ndarray, np.ndarray]], clip_obs: float,
+                 epsilon: float) -> None:
+        self.stats, self.clip_obs, self.epsilon = stats, clip_obs, epsilon
+
+    def normalize_obs(self, obs: dict[str, Any]) -> dict[str, Any]:
+        out = dict(obs)
+        for key, (mean, var) in self.stats.items():
+            x = (np.asarray(obs[key], np.float64) - mean) / np.sqrt(var + self.epsilon)
+            out[key] = np.clip(x, -self.clip_obs, self.clip_obs).astype(np.float32)
+        return out
+
+
+def _rms_items(obs_rms: Any) -> list[tuple[str, Any]]:
+    """``VecNormalize.obs_rms`` as ``(key, RunningMeanStd)`` pairs (a dict for Dict spaces)."""
+    return list(obs_rms.items()) if isinstance(obs_rms, dict) else []
 
 
 def _obs_candidates(obs: dict[str, Any], info: dict[str, Any] | None) -> int:
@@ -1289,8 +1401,10 @@ class SB3Trainer:
 
             net = self.model.policy.net  # type: ignore[attr-defined]
             return SlatePolicy(net, deterministic=deterministic, meta=self.metadata())
-        return SB3Policy(self.model, wrapper=self.venv, deterministic=deterministic,
-                         name=self.algo.replace("-", "_"))
+        policy = SB3Policy(self.model, wrapper=self.venv, deterministic=deterministic,
+                           name=self.algo.replace("-", "_"))
+        policy.meta = self.metadata()
+        return policy
 
     def metadata(self) -> dict[str, Any]:
         import stable_baselines3

@@ -17,7 +17,7 @@ from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.preprocessing import preprocess_obs  # noqa: E402
 from stable_baselines3.common.vec_env import VecCheckNan, VecMonitor, VecNormalize  # noqa: E402
 
-from recarena.agents import evaluate  # noqa: E402
+from recarena.agents import evaluate, make_policy  # noqa: E402
 from recarena.agents.rl.distributions import PlackettLuce  # noqa: E402
 from recarena.agents.rl.policy import SlatePolicy, load_policy  # noqa: E402
 from recarena.agents.rl.sb3 import (  # noqa: E402
@@ -333,7 +333,7 @@ def test_sb3_trainer_interface_and_exact_resume(tmp_path):
     b.close()
 
 
-def test_sb3_dqn_trainer_and_its_refusal():
+def test_sb3_dqn_trainer_and_its_refusal(tmp_path):
     with pytest.raises(ConfigError, match="1,860,480 ordered slates"):
         SB3DQNTrainer("recarena/Slate-v0", {})
     with pytest.raises(ConfigError, match="max_slates"):
@@ -348,6 +348,14 @@ def test_sb3_dqn_trainer_and_its_refusal():
     assert isinstance(pol, SB3Policy)
     a = evaluate(pol, IE, users=8, seed=2)
     assert a["return"].tolist() == evaluate(t.model, IE, users=8, seed=2)["return"].tolist()
+    # saved in recarena's checkpoint format: the registry's ``checkpoint`` policy loads it,
+    # with the VecNormalize statistics it was trained with, and acts identically
+    folder = pol.save(tmp_path / "policy")
+    loaded = make_policy("checkpoint", IE, path=str(folder))
+    assert isinstance(loaded, SB3Policy) and loaded.meta["algo"] == "sb3-dqn"
+    assert evaluate(loaded, IE, users=8, seed=2)["return"].tolist() == a["return"].tolist()
+    with pytest.raises(ConfigError, match="checkpoint env"):
+        make_policy("checkpoint", "recarena/Retention-v0", path=str(folder))
     t.close()
 
 
