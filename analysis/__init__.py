@@ -1,12 +1,14 @@
 """Metrics and plots computed from event logs (:mod:`recarena.eventlog`), never from
 simulator objects: engagement, long-term outcomes, diversity and filter bubbles, fairness,
-confidence intervals across seeds, and the run report."""
+confidence intervals across seeds, creator-side outcomes (survival, inequality,
+catalog diversity), and the run report."""
 
 from recarena._lazy import lazy_exports
 
 _EXPORTS = {
     "METRICS": ".summary",
     "aggregate": ".summary",
+    "creators": ".creators",
     "diversity": ".diversity",
     "engagement": ".engagement",
     "fairness": ".fairness",

@@ -544,6 +544,146 @@ def _regret(run: _Run) -> Any | None:
     return fig
 
 
+# ----------------------------------------------------------------- creator plots
+#: per creator plot: (summary metric of each panel's legend, or None), top to bottom
+CREATOR_PLOTS = {"creator_survival": ("creator_survival_end", None),
+                 "exposure_gini": ("creator_exposure_gini", "creator_income_gini"),
+                 "catalog_diversity": ("catalog_entropy_end", "catalog_topics_end"),
+                 "creator_engagement": ("user_clicks_per_step", None)}
+
+
+def _creator_tables(run: _Run) -> dict[str, pd.DataFrame] | None:
+    """The run's ``creators``, ``catalog`` and the impressions' click columns (all units);
+    ``None`` when the log has no creator tables (an env without creators)."""
+    import pyarrow.parquet as pq
+
+    from recarena.eventlog import table_files
+
+    out = {}
+    for table in ("creators", "catalog"):
+        files = table_files(run.dir / "units", table)
+        if not files:
+            return None
+        out[table] = pd.concat([pq.read_table(f).to_pandas() for f in files],
+                               ignore_index=True)
+    out["impressions"] = run.read("impressions", ["seed", "policy", "step", "position",
+                                                  "clicked", "watch_time", "reward"])
+    return out
+
+
+def _creator_numbers(run: _Run, tabs: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
+    """Per policy, the summary table's creator metrics; where summary.json lacks them (a
+    run summarised without the creator tables), the same function's value on the log
+    (:func:`recarena.analysis.creators.creator_summary`, mean over seeds as the table)."""
+    from recarena.analysis import creators as cr
+
+    out: dict[str, dict[str, float]] = {}
+    for p in run.policies:
+        own = {k: f[f["policy"] == p] for k, f in tabs.items()}
+        computed = None
+        out[p] = {}
+        for m in cr.CREATOR_METRICS:
+            v = run.table(p, m)
+            if v is None:
+                if computed is None:
+                    computed = cr.creator_summary(own["creators"], own["catalog"],
+                                                  own["impressions"])
+                v = computed.get(m, float("nan"))
+            out[p][m] = v
+    return out
+
+
+def _creator_plot(run: _Run, name: str) -> Any | None:
+    """The creator-side plots, one curve per policy with its band across seeds
+    (:mod:`recarena.analysis.creators`): ``creator_survival`` (top: the first round's
+    creators still active, ending at the table's ``creator_survival_end``; bottom:
+    Kaplan-Meier over every creator by rounds since its entry), ``exposure_gini`` (Gini of
+    impressions, then of income, across the creators present per round), ``catalog_diversity``
+    (normalised topic entropy and live topics of the catalog per round) and
+    ``creator_engagement`` (the users' clicks and watch time per request per round)."""
+    import matplotlib.pyplot as plt
+
+    from recarena.analysis import creators as cr
+
+    tabs = _creator_tables(run)
+    if tabs is None:
+        return None
+    cre, cat, ev = tabs["creators"], tabs["catalog"], tabs["impressions"]
+    numbers = _creator_numbers(run, tabs)
+    if name == "creator_survival":
+        rounds = float(cre["round"].max() - cre["round"].min() + 1) if len(cre) else 0.0
+        top = cr.creator_survival(cre, np.arange(0.0, rounds + 1.0), cohort="initial")
+        bottom = cr.creator_survival(cre, cohort="all")
+        panels = [(top, "t", "survival", "share of the first round's\ncreators still active"),
+                  (bottom, "t", "survival", "Kaplan-Meier survival\n(all creators)")]
+        xlabels = ["creator rounds completed", "rounds since the creator's entry"]
+        note = ("Top: the creators present in the first round, share still active after each "
+                "round (none is censored before the run ends); the last value is "
+                f"{run.where('creator_survival_end')} creator_survival_end. Bottom: "
+                "Kaplan-Meier estimate over every creator, entrants included, against rounds "
+                "since its own entry; creators still active when the run ends are censored "
+                "there, so the tail rests on the earliest creators only.")
+    elif name == "exposure_gini":
+        g = cr.exposure_gini_over_time(cre)
+        inc = cr.income_gini_over_time(cre)
+        panels = [(g, "round", "gini", "Gini of impressions\nacross creators"),
+                  (inc, "round", "gini", "Gini of income\nacross creators")]
+        xlabels = ["creator round"] * 2
+        note = ("Per round, the Gini coefficient of the impressions (top) and of the income "
+                "paid by the creator reward (bottom) across the creators present in the "
+                "round (leavers included in their last round). Legend: "
+                f"{run.where('creator_exposure_gini')} creator_exposure_gini and "
+                "creator_income_gini: the mean over rounds of each seed's curve, mean over "
+                "seeds.")
+    elif name == "catalog_diversity":
+        d = cr.catalog_diversity_over_time(cat)
+        panels = [(d, "round", "entropy_norm", "normalised topic entropy\nof the live catalog"),
+                  (d.assign(topics_live=d["topics_live"].astype(np.float64)), "round",
+                   "topics_live", "topics with\nlive items")]
+        xlabels = ["creator round"] * 2
+        note = ("Per round, the entropy of the topic shares of the items live in the catalog "
+                "over log2 of the number of topics (1: every topic as large, 0: one topic "
+                "holds everything), and the number of topics with at least one live item. "
+                f"The last values are {run.where('catalog_entropy_end')} catalog_entropy_end "
+                "and catalog_topics_end.")
+    else:
+        w = cr.user_welfare_over_time(ev, cat)
+        panels = [(w, "round", "clicks_per_step", "clicks per request")]
+        if "watch_time_per_step" in w.columns and (w["watch_time"] > 0).any():
+            panels.append((w, "round", "watch_time_per_step", "watch time per request"))
+        xlabels = ["creator round"] * len(panels)
+        note = ("The users' side: clicks (and watch time) per request over each creator "
+                "round's steps. Legend: "
+                f"{run.where('user_clicks_per_step')} user_clicks_per_step (clicks over "
+                "requests of the whole run's rounds, mean over seeds).")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.3 * len(panels) + 0.4),
+                             squeeze=False)
+    axes = list(axes[:, 0])
+    sames = []
+    for ax, (frame, x, y, ylabel), xlabel, metric in zip(axes, panels, xlabels,
+                                                           CREATOR_PLOTS[name], strict=False):
+        def label(g: list[str], metric: str | None = metric) -> str:
+            if metric is None:
+                return " = ".join(g)
+            return " = ".join(g) + f" ({metric} " + ", ".join(
+                _num(numbers[p][metric]) for p in g) + ")"
+
+        _, same = _draw_policies(ax, frame, x, y, run, label, xlabel.split(" ")[-1])
+        if same:
+            where = ("" if len(panels) == 1 else
+                     "Top: " if ax is axes[0] else "Bottom: ")
+            sames.append(where + same)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel)
+    if name == "creator_survival":
+        for ax in axes:
+            ax.set_ylim(-0.02, 1.02)
+    seeds = sorted(cre["seed"].unique()) if "seed" in cre.columns else run.seeds
+    band = stats.band_note(len(seeds))
+    _finish(fig, axes, run, f"{note} {band}. {' '.join(sames)}")
+    return fig
+
+
 def figures(run_dir: str | Path, names: list[str] | None = None) -> dict[str, Any]:
     """The run's figures (matplotlib, headless), by plot name: the scenario's
     ``report.plots`` or ``names``. Plots the log cannot support are left out. The caller
@@ -560,6 +700,7 @@ def figures(run_dir: str | Path, names: list[str] | None = None) -> dict[str, An
             "lorenz": lambda: _lorenz(run),
             "fairness_relevance": lambda: _fairness_relevance(run),
             "regret": lambda: _regret(run)}
+    draw |= {name: (lambda name=name: _creator_plot(run, name)) for name in CREATOR_PLOTS}
     out = {}
     for name in names if names is not None else run.scen["report"]["plots"]:
         if name not in draw:

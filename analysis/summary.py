@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recarena.analysis import creators as creator_metrics
 from recarena.analysis import diversity, engagement, fairness, long_term
 from recarena.analysis.stats import mean_ci, paired_difference
 from recarena.errors import DataError
@@ -43,6 +44,7 @@ METRICS: dict[str, tuple[str, bool]] = {
     "ai_f": ("AI-F: exposure vs relevance gap per item (oracle)", False),
     "puf": ("pairwise user unfairness: effectiveness gaps of similar users", False),
     "dpfr": ("distance to the NDCG-Ent Pareto frontier (needs log.candidates)", False),
+    **creator_metrics.CREATOR_METRICS,  # only where the log has creators / catalog tables
 }
 
 
@@ -61,8 +63,12 @@ def _try(out: dict[str, float], fn: Callable[[], Any], *names: str) -> None:
 
 def unit_metrics(ev: pd.DataFrame, snapshots: pd.DataFrame | None = None,
                  candidates: pd.DataFrame | None = None,
-                 num_items: int | None = None, window: int = 10) -> dict[str, float]:
-    """Headline metrics of one unit's log; metrics the log cannot support are left out."""
+                 num_items: int | None = None, window: int = 10,
+                 creators: pd.DataFrame | None = None,
+                 catalog: pd.DataFrame | None = None) -> dict[str, float]:
+    """Headline metrics of one unit's log; metrics the log cannot support are left out.
+    ``creators``/``catalog`` (the creator-round tables, where the env has creators) add
+    :func:`recarena.analysis.creators.creator_summary`'s metrics."""
     out: dict[str, float] = {}
     eng = engagement.engagement_summary(ev)
     for key in ("reward_per_step", "ctr", "watch_time_per_step", "clicks_per_session",
@@ -98,6 +104,7 @@ def unit_metrics(ev: pd.DataFrame, snapshots: pd.DataFrame | None = None,
             _try(out, lambda: fairness.dpfr(ev, candidates, num_items), "dpfr")
     effect = "ndcg" if "oracle_relevance" in ev.columns else "ctr"
     _try(out, lambda: fairness.puf(ev, snapshots, effectiveness=effect), "puf")
+    out |= creator_metrics.creator_summary(creators, catalog, ev)
     return {k: v for k, v in out.items() if v is None or not (isinstance(v, float)
                                                               and math.isnan(v))}
 

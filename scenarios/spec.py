@@ -40,7 +40,8 @@ __all__ = ["Scenario", "builtin_scenarios", "combine_errors", "describe_schema",
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 PLOTS = ("reward_over_time", "ctr_over_time", "cumulative_return", "retention",
-         "interest_entropy", "lorenz", "fairness_relevance", "regret")
+         "interest_entropy", "lorenz", "fairness_relevance", "regret",
+         "creator_survival", "exposure_gini", "catalog_diversity", "creator_engagement")
 
 
 def known_metrics() -> list[str]:
