@@ -11,6 +11,7 @@ id                                            what
 ``recarena/ShortVideo-v0``                    short-video feed: several signals, costs, creators
 ``recarena/Slate-v0``                         general slate env; every part configurable
 ``recarena/MovieLens-v0``                     users fitted to MovieLens ratings, its catalog
+``recarena/CreatorEcosystem-v0``              strategic creators fill a live catalog (platform view)
 ============================================  ===========================================
 
 Every id also has a native batched vector env (``gymnasium.make_vec(id, num_envs=N,
@@ -26,6 +27,9 @@ _EXPORTS = {
     "CascadeVectorEnv": "recarena.envs.vector",
     "CoreEnv": "recarena.envs.base",
     "CoreVectorEnv": "recarena.envs.vector",
+    "CreatorEcosystemConfig": "recarena.envs.creator_ecosystem",
+    "CreatorEcosystemEnv": "recarena.envs.creator_ecosystem",
+    "CreatorEcosystemVectorEnv": "recarena.envs.vector",
     "EnvCore": "recarena.envs.core",
     "ENV_IDS": "recarena.envs.registration",
     "InterestEvolutionEnv": "recarena.envs.interest_evolution",

@@ -33,6 +33,8 @@ _SPECS: dict[str, tuple[str, str, dict, int | None]] = {
                           "recarena.envs.vector:SlateVectorEnv", {}, None),
     "recarena/MovieLens-v0": ("recarena.envs.movielens:MovieLensEnv",
                               "recarena.envs.vector:MovieLensVectorEnv", {}, None),
+    "recarena/CreatorEcosystem-v0": ("recarena.envs.creator_ecosystem:CreatorEcosystemEnv",
+                                     "recarena.envs.vector:CreatorEcosystemVectorEnv", {}, None),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_SPECS)

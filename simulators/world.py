@@ -280,10 +280,19 @@ class SlateWorld(ArrayWorld):
             back = np.zeros(state.size, dtype=bool)
             back[end.rows[~end.churned]] = True
             model.start_session(state, back, self._rngs[4])
+        response = Response(*parts, left)
+        self.observe_feedback(items, response)
         self.candidates = self.draw_candidates(n)
         day = state.day.copy() if model.retention is not None else None
-        return WorldStep(items, Response(*parts, left), scores, gone, gap, self.count_step(),
+        return WorldStep(items, response, scores, gone, gap, self.count_step(),
                          self.candidates, day)
+
+    def observe_feedback(self, slate: Items, response: Response) -> None:
+        """The step's feedback hook: called in every :meth:`step` with the shown items
+        ``(N, K)`` (``slate.creator_id`` says whose they are) and the users' response,
+        after the users' state update and before the next candidates are drawn. A world
+        whose items react to feedback (creators, a live catalog) overrides it; here it
+        does nothing."""
 
     def candidate_scores(self) -> np.ndarray:
         """True scores ``(N, C)`` of the current candidates (privileged: oracles only)."""

@@ -1,0 +1,175 @@
+"""The platform view of a creator ecosystem (``recarena/CreatorEcosystem-v0``): the
+recommender is the agent, creators follow their own models, users the standard user model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from recarena.envs.core import EnvConfig
+from recarena.envs.slate import SlateCore, SlateEnv, SlateEnvConfig, _default_user_model
+from recarena.errors import ConfigError
+from recarena.simulators.creators import CreatorParams, CreatorWorld, LiveCatalog
+from recarena.simulators.users import UserModel
+from recarena.simulators.world import WorldStep
+from recarena.validation import check_int
+
+__all__ = ["CreatorEcosystemConfig", "CreatorEcosystemCore", "CreatorEcosystemEnv"]
+
+
+@dataclass(frozen=True)
+class CreatorEcosystemConfig(EnvConfig):
+    """Everything that defines a creator-ecosystem env. Invalid values raise ``ConfigError``.
+
+    Attributes:
+        horizon: requests after which a user's episode is truncated, or ``None``.
+        user_model: the users (default: ``Slate-v0``'s: multinomial logit choice,
+            interest evolution, satiation, novelty, time budget, satisfaction leave,
+            watch/like/share/follow signals).
+        creators: the creators' parameters (:class:`~recarena.simulators.creators.CreatorParams`).
+        num_topics: T; an item's features are its one-hot topic.
+        num_candidates: C, live items drawn uniformly per user and request.
+        slate_size: K.
+        round_length: requests (env steps) per creator round.
+        reward_weights: the recommender's reward, as in
+            :class:`~recarena.envs.slate.SlateEnvConfig` (``click``, ``watch_time``,
+            ``like``, ``share``, ``follow``).
+        observe: observation parts, as in :class:`~recarena.envs.slate.SlateEnvConfig`
+            (``interests``, ``candidates``, ``response``, ``response_quality``, ``history``).
+        num_item_ids: the item id space (ids wrap around; see
+            :class:`~recarena.simulators.creators.LiveCatalog`); ``None``: 8 times the
+            most items that can be live at once.
+    """
+
+    horizon: int | None = 200
+    user_model: UserModel = field(default_factory=_default_user_model)
+    creators: CreatorParams = field(default_factory=CreatorParams)
+    num_topics: int = 20
+    num_candidates: int = 20
+    slate_size: int = 5
+    round_length: int = 10
+    reward_weights: Mapping[str, float] = field(default_factory=lambda: {"watch_time": 1.0})
+    observe: tuple[str, ...] = ("candidates", "response", "history")
+    num_item_ids: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = "CreatorEcosystemConfig"
+        if not isinstance(self.creators, CreatorParams):
+            raise ConfigError(f"{name}.creators", self.creators, "a CreatorParams")
+        check_int(self.num_topics, f"{name}.num_topics", 1)
+        check_int(self.round_length, f"{name}.round_length", 1)
+        if not isinstance(self.user_model, UserModel):
+            raise ConfigError(f"{name}.user_model", self.user_model, "a UserModel")
+        if self.user_model.retention is not None:
+            raise ConfigError(f"{name}.user_model.retention", self.user_model.retention,
+                              "None (users of this env have no calendar)")
+        slate = self.slate_config(self.catalog())  # checks the slate fields
+        object.__setattr__(self, "reward_weights", slate.reward_weights)
+        object.__setattr__(self, "observe", slate.observe)
+
+    def catalog(self) -> LiveCatalog:
+        """A new, empty live catalog of this configuration (every world owns its own)."""
+        return LiveCatalog(self.num_topics, self.num_candidates, self.creators, self.num_item_ids)
+
+    def slate_config(self, catalog: LiveCatalog) -> SlateEnvConfig:
+        """The slate env configuration of the users' side over ``catalog``."""
+        return SlateEnvConfig(user_model=self.user_model, candidates=catalog,
+                              slate_size=self.slate_size, reward_weights=self.reward_weights,
+                              observe=self.observe, horizon=self.horizon)
+
+
+class CreatorEcosystemCore(SlateCore):
+    """The slate core over a :class:`~recarena.simulators.creators.CreatorWorld`: the
+    users' side is :class:`~recarena.envs.slate.SlateCore`'s; each step whose request
+    ends a creator round adds ``info["creator_round"]``."""
+
+    def __init__(self, config: CreatorEcosystemConfig) -> None:
+        catalog = config.catalog()
+        super().__init__(config.slate_config(catalog))
+        self.world = CreatorWorld(config.user_model, catalog, config.slate_size,
+                                  config.round_length)
+        self.num_items = catalog.num_item_ids
+        self.ecosystem = config
+
+    def extra_info(self, out: WorldStep) -> dict[str, Any]:
+        report = self.world.round_report
+        return {} if report is None else {"creator_round": report}
+
+
+class CreatorEcosystemEnv(SlateEnv):
+    """A recommender facing users *and* strategic creators (``recarena/CreatorEcosystem-v0``).
+
+    The platform view of issue 19's creator world: the recommender is the agent; users are
+    the standard slate-world users (:class:`~recarena.envs.slate.SlateEnv`'s default user
+    model, with interest evolution); creators follow their own models
+    (:mod:`recarena.simulators.creators.population`): they believe what their *own*
+    feedback tells them (CreAgent's information asymmetry, Wang et al. SIGIR 2025), choose
+    what to produce by fast thinking (a softmax over beliefs) and revise strategy and
+    effort by slow thinking, leave after ``window`` rounds of engagement below a threshold
+    (RecSim NG's ``ViableCorpus``), and enter at a Poisson rate. The catalog grows and
+    shrinks: the candidates of every request are drawn from the items live now.
+
+    Two clocks: every step is one request of the user; every ``round_length`` steps (of
+    the world: in a vector env, of all users together) a creator round ends.
+
+    **Action space**: ``SlateSpace(20, 5)``: K distinct indices of the C candidates.
+
+    **Observation space** (``Dict``, as :class:`~recarena.envs.slate.SlateEnv`'s for the
+    default parts): ``candidate_features`` ``Box(0, 1, (20, 20))`` (one-hot topics),
+    ``response_click``, ``response_examined``, ``response_liked``, ``response_shared``,
+    ``response_followed`` ``MultiBinary(5)``, ``response_watch_time`` ``Box(0, 6, (5,))``,
+    ``history_features`` ``Box(0, 1, (10, 20))``, ``history_watch_time`` ``Box(0, 6, (10,))``.
+
+    **Reward**: ``sum_s reward_weights[s] * sum_k signal_s[k]`` (default: minutes watched).
+
+    **Episode end**: ``terminated`` when the user leaves (time budget spent or
+    satisfaction collapsed); ``truncated`` after ``horizon`` (200) requests. The creators
+    and the catalog carry over from user to user; ``reset(seed=...)`` restarts them.
+
+    **Info**: as :class:`~recarena.envs.slate.SlateEnv`'s: ``user_id``, ``candidate_ids``
+    (item ids, in ``[0, num_items)``), ``slate_item_ids``, ``slate_topics``,
+    ``slate_creator_ids`` (whose items were shown: public, what a platform knows),
+    ``response``, ``examined``, and ``oracle`` (``scores``, ``quality``, ``length`` of the
+    candidates, ``interests``, ``budget``, ``satisfaction``, ``attraction``: what the
+    reference policies ``greedy_oracle`` and ``quality_bonus_oracle`` read). On a step
+    that ends a creator round, ``creator_round``
+    (:class:`~recarena.simulators.creators.CreatorRound`): ``round``, ``step``,
+    ``creators`` (one row per creator alive in the round: ``creator_id``,
+    ``entered_round``, ``alive``, ``left``, ``topic``, ``home_topic``, ``effort``,
+    ``items``, ``live_items``, ``exposure``, ``clicks``, ``watch_time``, ``income``) and
+    ``catalog`` (one row per topic: ``topic``, ``live_items``, ``new_items``,
+    ``exposure``, ``clicks``, ``watch_time``): the event log's ``creators`` and
+    ``catalog`` tables.
+
+    **Arguments**: any :class:`CreatorEcosystemConfig` field, or any
+    :class:`~recarena.simulators.creators.CreatorParams` field (``entry_rate``,
+    ``window``, ``item_lifetime``, ``income_weights``, ...) as a keyword;
+    ``render_mode``. Recommenders matter to creators: exposure decides clicks, clicks
+    decide viability, so a popularity recommender that keeps showing old hits starves new
+    creators (shorter ``item_lifetime`` and ``window`` make that faster).
+
+    **Controlled creators**: ``env.unwrapped.world.creator_actions = {"topic": (M,) int,
+    "effort": (M,) float}`` before the step that ends a round sets that round's
+    production (see :class:`~recarena.simulators.creators.CreatorWorld`).
+
+    **Version history**: v0: initial version.
+
+    >>> import gymnasium as gym, recarena
+    >>> env = gym.make("recarena/CreatorEcosystem-v0", round_length=2)
+    >>> obs, info = env.reset(seed=0)
+    >>> _ = env.step(env.action_space.sample())
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    >>> info["creator_round"]["round"], sorted(info["creator_round"]["catalog"])[:3]
+    (0, ['clicks', 'exposure', 'live_items'])
+    """
+
+    vector_notes = ('Every step of the vector env is one request of every user; a creator '
+                    'round ends every ``round_length`` steps. ``info["creator_round"]`` '
+                    'is the same :class:`~recarena.simulators.creators.CreatorRound` as '
+                    "the single env's (per creator and per topic, not per user).")
+
+    core_class = CreatorEcosystemCore
+    config_class = CreatorEcosystemConfig
+    nested_configs = ("creators",)
