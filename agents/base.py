@@ -34,7 +34,8 @@ from recarena.envs.core import batch_info
 from recarena.errors import ConfigError
 from recarena.validation import check_choice
 
-__all__ = ["EnvSpec", "OnlinePolicy", "Policy", "ReportsPropensity", "UserRows", "batch_info",
+__all__ = ["EnvSpec", "OnlinePolicy", "Policy", "ReportsPropensity", "ScoresCandidates", "UserRows",
+           "batch_info",
            "env_spec", "fixed_propensity", "public_info",
            "ranking_propensity", "top_k", "uniform_propensity"]
 
@@ -67,6 +68,23 @@ class OnlinePolicy(Policy, Protocol):
 
     def update(self, obs: dict[str, np.ndarray], slates: np.ndarray, response: Any,
                reward: np.ndarray, info: dict[str, Any] | None = None) -> None:
+        ...
+
+
+@runtime_checkable
+class ScoresCandidates(Protocol):
+    """A policy that exposes the per-candidate scores it ranks by, so that a re-ranker
+    (:mod:`recarena.agents.rerank`) can compose over it.
+
+    ``candidate_scores(obs, info)`` returns ``(N, C)`` float scores, higher is better, for
+    the batch ``recommend`` would be called on, with the same bookkeeping ``recommend``
+    does before ranking (the batch's users and candidates, so that ``update`` after it
+    learns from the slates shown) and no random draws (ties are the caller's to break).
+    Untried arms of an index policy may score ``+inf``.
+    """
+
+    def candidate_scores(self, obs: dict[str, np.ndarray],
+                         info: dict[str, Any] | None = None) -> np.ndarray:
         ...
 
 

@@ -37,6 +37,7 @@ from recarena.agents.classic import (
     QualityBonusOracle,
     RandomPolicy,
 )
+from recarena.agents.rerank import MMR, PMMF, Calibrated, FairCo
 from recarena.errors import ConfigError
 
 __all__ = ["PolicyEntry", "list_policies", "make_policy", "policy_entry", "register_policy"]
@@ -217,6 +218,44 @@ register_policy("linucb", LinUCB, "LinUCB (per-user on item features, or disjoin
 register_policy("diag_linucb", DiagLinUCB, "LinUCB with per-item diagonal covariance",
                 "Yi et al. 2023 (Online Matching)", "catalog, user features")
 register_policy("lin_ts", LinTS, "linear Thompson sampling", "Agrawal & Goyal 2013", "features")
+
+
+def _reranker(cls: type) -> Callable[[EnvSpec, Any, dict[str, Any]], Policy]:
+    """Builder of a re-ranker: its base from ``base`` (a registered name) and
+    ``base_args``, the rest of the arguments its own."""
+    owner = f"policy {cls.kind!r} argument"
+
+    def build(spec: EnvSpec, env: Any, kwargs: dict[str, Any]) -> Policy:
+        name = kwargs.pop("base", None)
+        scoring = ", ".join(e.name for e in list_policies()
+                            if callable(getattr(e.cls, "candidate_scores", None)))
+        if not isinstance(name, str):
+            raise ConfigError(f"{owner} base", name,
+                              f"the name of a registered policy with candidate scores: {scoring}")
+        base_args = kwargs.pop("base_args", None)
+        if base_args is None:
+            base_args = {}
+        if not isinstance(base_args, dict):
+            raise ConfigError(f"{owner} base_args", base_args,
+                              f"a table of the arguments of {name!r} (or none)")
+        base = make_policy(name, spec if env is None else env, **base_args)
+        return cls(base, spec.slate_size, **kwargs)
+
+    return build
+
+
+for _cls, _name, _summary, _paper in (
+        (FairCo, "fairco", "re-ranks a base policy: relevance + lambda * the exposure/merit "
+         "deficit of the candidate's group (creator, item, topic)", "Morik et al. 2020 (FairCo)"),
+        (PMMF, "pmmf", "re-ranks a base policy: relevance - a dual per provider, by online "
+         "mirror descent on the providers' exposure shares", "Xu et al. 2023 (P-MMF)"),
+        (MMR, "mmr", "re-ranks a base policy: maximal marginal relevance on candidate features "
+         "(cosine)", "Carbonell & Goldstein 1998"),
+        (Calibrated, "calibrated", "re-ranks a base policy: greedy relevance - lambda * KL of the "
+         "user's history topics to the slate's", "Steck 2018")):
+    register_policy(_name, _cls, _summary, _paper,
+                    "a base policy with candidate scores (base = NAME, base_args = {...})",
+                    _reranker(_cls))
 
 
 class CheckpointPolicy:

@@ -103,6 +103,10 @@ POLICIES = {
     "thompson": ("recarena/Cascade-v0", {}),
     "in_slate_ts": ("recarena/Cascade-v0", {}),
     "lin_ts": ("recarena/InterestEvolution-v0", {}),
+    "fairco": ("recarena/InterestEvolution-v0", {"base": "linucb", "group_key": "candidate_features"}),
+    "pmmf": ("recarena/InterestEvolution-v0", {"base": "greedy_oracle", "group_key": "candidate_features"}),
+    "mmr": ("recarena/InterestEvolution-v0", {"base": "linucb"}),
+    "calibrated": ("recarena/InterestEvolution-v0", {"base": "greedy_oracle"}),
 }
 UNKNOWN = {"thompson", "in_slate_ts", "lin_ts"}
 

@@ -274,6 +274,9 @@ class LinUCB(LinearBandit):
         mean, var = self._mean_var(*self._contexts(obs, info))
         return mean + self.alpha * np.sqrt(np.maximum(var, 0.0))
 
+    #: the scores it ranks by, for re-rankers (:class:`~recarena.agents.base.ScoresCandidates`)
+    candidate_scores = scores
+
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         scores = self.scores(obs, info)
         self._chose_ranking(scores)

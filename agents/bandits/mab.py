@@ -266,6 +266,11 @@ class UCB1(ItemBandit):
             index = s / n + np.sqrt(self.exploration * log_t / n)
         return np.where(n > 0, index, np.inf)
 
+    def candidate_scores(self, obs: dict[str, np.ndarray],
+                         info: dict[str, Any] | None = None) -> np.ndarray:
+        """The UCB1 index of every candidate ``(N, C)`` (``inf`` for untried items)."""
+        return self._index(*self._prepare(obs, info))
+
 
 class BernoulliTS(ItemBandit):
     """Bernoulli Thompson sampling (Thompson 1933; Agrawal & Goyal 2012): each item's

@@ -47,9 +47,15 @@ class FeatureSortPolicy(ReportsPropensity):
     def reset(self) -> None:
         self._chose_unknown()
 
-    def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+    def candidate_scores(self, obs: dict[str, np.ndarray],
+                         info: dict[str, Any] | None = None) -> np.ndarray:
+        """The feature (negated when ascending) of every candidate ``(N, C)``."""
         x = _feature(obs, self.key, "FeatureSortPolicy")
-        slates = np.argsort(-x if self.descending else x, axis=1, kind="stable")[:, : self.slate_size]
+        return x if self.descending else -x
+
+    def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+        slates = np.argsort(-self.candidate_scores(obs, info), axis=1,
+                            kind="stable")[:, : self.slate_size]
         self._chose_fixed(slates)
         return slates
 

@@ -104,8 +104,13 @@ class GreedyOracle(_ChecksEnv, ReportsPropensity):
     def reset(self) -> None:
         self._chose_unknown()
 
+    def candidate_scores(self, obs: dict[str, np.ndarray],
+                         info: dict[str, Any] | None = None) -> np.ndarray:
+        """The true score of every candidate ``(N, C)`` (what it ranks by)."""
+        return _oracle(info, "scores")
+
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
-        scores = _oracle(info, "scores")
+        scores = self.candidate_scores(obs, info)
         slates = np.argsort(-scores, axis=1, kind="stable")[:, : self.slate_size]
         self._chose_fixed(slates)
         return slates
@@ -132,8 +137,13 @@ class QualityBonusOracle(_ChecksEnv, ReportsPropensity):
     def reset(self) -> None:
         self._chose_unknown()
 
+    def candidate_scores(self, obs: dict[str, np.ndarray],
+                         info: dict[str, Any] | None = None) -> np.ndarray:
+        """``true score + quality_weight * quality`` of every candidate ``(N, C)``."""
+        return _oracle(info, "scores") + self.quality_weight * _oracle(info, "quality")
+
     def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
-        value = _oracle(info, "scores") + self.quality_weight * _oracle(info, "quality")
+        value = self.candidate_scores(obs, info)
         slates = np.argsort(-value, axis=1, kind="stable")[:, : self.slate_size]
         self._chose_fixed(slates)
         return slates

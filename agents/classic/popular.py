@@ -43,11 +43,16 @@ class MostPopular(ReportsPropensity):
         self._last_ids: np.ndarray | None = None
         self._chose_unknown()
 
-    def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+    def candidate_scores(self, obs: dict[str, np.ndarray],
+                         info: dict[str, Any] | None = None) -> np.ndarray:
+        """The (decayed) count of every candidate ``(N, C)``."""
         n = batch_size(obs, info, "MostPopular")
         ids = candidate_ids(info, n, "MostPopular")
         self._last_ids = ids
-        scores = self.counts[ids]
+        return self.counts[ids]
+
+    def recommend(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+        scores = self.candidate_scores(obs, info)
         self._chose_ranking(scores)
         return rank_random_ties(scores, self.slate_size, self._rng)
 

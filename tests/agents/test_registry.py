@@ -22,6 +22,11 @@ SPECIAL = {
     "diag_linucb": ("recarena/ShortVideo-v0", {}, {}),
     "feature_sort": ("recarena/LongTermSatisfaction-v0", {}, {"key": "candidate_clickbait"}),
     "random": ("recarena/InterestEvolution-v0", {}, {}),
+    # re-rankers over a scoring base (tests/agents/test_rerank.py has their known answers)
+    "fairco": ("recarena/InterestEvolution-v0", {}, {"base": "linucb", "group_key": "candidate_features"}),
+    "pmmf": ("recarena/InterestEvolution-v0", {}, {"base": "greedy_oracle", "group_key": "candidate_features"}),
+    "mmr": ("recarena/InterestEvolution-v0", {}, {"base": "linucb"}),
+    "calibrated": ("recarena/InterestEvolution-v0", {}, {"base": "greedy_oracle"}),
 }
 
 
