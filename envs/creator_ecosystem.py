@@ -69,6 +69,10 @@ class CreatorEcosystemConfig(EnvConfig):
         object.__setattr__(self, "reward_weights", slate.reward_weights)
         object.__setattr__(self, "observe", slate.observe)
 
+    #: users of this env have no calendar (what the slate core reads of a retention setup)
+    horizon_days = None
+    churn_days = 30.0
+
     def catalog(self) -> LiveCatalog:
         """A new, empty live catalog of this configuration (every world owns its own)."""
         return LiveCatalog(self.num_topics, self.num_candidates, self.creators, self.num_item_ids)
@@ -91,7 +95,7 @@ class CreatorEcosystemCore(SlateCore):
         self.world = CreatorWorld(config.user_model, catalog, config.slate_size,
                                   config.round_length)
         self.num_items = catalog.num_item_ids
-        self.ecosystem = config
+        self.config = config  # (the slate core read what it needs of the slate configuration)
 
     def extra_info(self, out: WorldStep) -> dict[str, Any]:
         report = self.world.round_report

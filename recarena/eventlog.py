@@ -44,6 +44,21 @@ A log is a folder of Parquet files in chunks, three tables:
     interest vector, ``oracle_interest_0 .. oracle_interest_{d-1}``.
 ``candidates`` (optional, one row per candidate; fairness-relevance frontiers need it)
     ``run, seed, policy, step, user_id, item_id, oracle_relevance``.
+``creators`` (envs with acting creators: one row per creator alive at any time in a
+creator round, written when the round ends, i.e. when the step's info has ``creator_round``)
+    ``run, seed, policy, round, step, creator_id, entered_round, alive, left, topic,
+    home_topic, effort, items, live_items, exposure, clicks, watch_time, income``
+    (:data:`CREATOR_TABLE_COLUMNS`). ``round`` counts creator rounds from 0; ``step`` is
+    the impressions' ``step`` of the request that ended the round; ``entered_round`` the
+    round at whose end the creator entered (-1: there from the start); ``alive`` is False
+    on the round it left (``left`` True; it is not logged afterwards); ``topic`` the topic
+    of most of its items made this round (-1 if none), ``home_topic`` its best topic by
+    expertise; ``items`` made this round, ``live_items`` its items in the catalog after the
+    round; ``exposure`` (impressions), ``clicks``, ``watch_time`` of its items this round
+    and ``income`` (what the creator reward paid it).
+``catalog`` (envs with acting creators: one row per topic and creator round)
+    ``run, seed, policy, round, step, topic, live_items, new_items, exposure, clicks,
+    watch_time`` (:data:`CATALOG_TABLE_COLUMNS`).
 
 Writers flush every ``chunk_rows`` rows, so a crash loses at most one chunk; readers take
 a run folder, a unit folder or a list of files.
@@ -61,6 +76,8 @@ import numpy as np
 from recarena.errors import ConfigError, DataError
 
 __all__ = [
+    "CATALOG_TABLE_COLUMNS",
+    "CREATOR_TABLE_COLUMNS",
     "IMPRESSION_COLUMNS",
     "ImpressionRecorder",
     "TableWriter",
@@ -76,7 +93,18 @@ IMPRESSION_COLUMNS = (
     "watch_time", "liked", "shared", "followed", "left", "terminated", "truncated", "reward",
     "item_reward",
 )
-TABLES = ("impressions", "snapshots", "candidates")
+TABLES = ("impressions", "snapshots", "candidates", "creators", "catalog")
+#: the ``creators`` table's columns, in order
+CREATOR_TABLE_COLUMNS = (
+    "run", "seed", "policy", "round", "step", "creator_id", "entered_round", "alive", "left",
+    "topic", "home_topic", "effort", "items", "live_items", "exposure", "clicks", "watch_time",
+    "income",
+)
+#: the ``catalog`` table's columns, in order
+CATALOG_TABLE_COLUMNS = ("run", "seed", "policy", "round", "step", "topic", "live_items",
+                         "new_items", "exposure", "clicks", "watch_time")
+_CREATOR_DTYPES = {"alive": bool, "left": bool, "effort": np.float64,
+                   "watch_time": np.float64, "income": np.float64}
 #: ``(N, X)`` oracle entries that are not per candidate: ``attraction`` is logged as
 #: ``oracle_relevance``, ``interests`` is the user's vector (in ``snapshots``), even when
 #: its dimension happens to equal the candidate count
@@ -223,7 +251,8 @@ class ImpressionRecorder:
     (``info_before``: its ``user_id`` and ``oracle`` describe the users who saw the slates)
     and the step's outputs. ``snapshot_every`` (steps; 0 = never) sets how often the
     ``snapshots`` table gets a row per user; ``candidates=True`` also logs every
-    candidate's relevance.
+    candidate's relevance. A step whose info has ``creator_round`` (the end of a creator
+    round) also writes the ``creators`` and ``catalog`` tables (:meth:`creator_round`).
     """
 
     def __init__(self, folder: str | os.PathLike[str], run: str, seed: int, policy: str,
@@ -236,6 +265,9 @@ class ImpressionRecorder:
         self.impressions = TableWriter(folder, "impressions", chunk_rows)
         self.snapshots = TableWriter(folder, "snapshots", chunk_rows)
         self.candidates = TableWriter(folder, "candidates", chunk_rows) if candidates else None
+        self._folder, self._chunk_rows = folder, chunk_rows
+        #: the ``creators`` and ``catalog`` writers, made at the first creator round
+        self.creator_tables: tuple[TableWriter, TableWriter] | None = None
         self.session = np.zeros(self.n, dtype=np.int64)
         self.rows = 0
 
@@ -321,6 +353,27 @@ class ImpressionRecorder:
         done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
         self.session = np.where(done, 0, self.session + ended)
         self.rows += m
+        report = info_after.get("creator_round")
+        if report is not None:
+            self.creator_round(t, report)
+
+    def creator_round(self, t: int, report: Any) -> None:
+        """Write one creator round (an env's ``info["creator_round"]``: ``round``,
+        ``creators`` and ``catalog`` dicts of arrays) to the ``creators`` and ``catalog``
+        tables, with ``step = t``."""
+        if self.creator_tables is None:
+            self.creator_tables = (TableWriter(self._folder, "creators", self._chunk_rows),
+                                   TableWriter(self._folder, "catalog", self._chunk_rows))
+        r = int(report["round"])
+        for writer, part, columns in zip(self.creator_tables, ("creators", "catalog"),
+                                         (CREATOR_TABLE_COLUMNS, CATALOG_TABLE_COLUMNS), strict=True):
+            data = report[part]
+            n = len(data[columns[5]])
+            cols: dict[str, Any] = self._head(n) | {"round": np.full(n, r, np.int64),
+                                                    "step": np.full(n, t, np.int64)}
+            for name in columns[5:]:
+                cols[name] = np.asarray(data[name], dtype=_CREATOR_DTYPES.get(name, np.int64))
+            writer.append(cols)
 
     def snapshot(self, t: int, info: dict[str, Any], day: np.ndarray) -> None:
         n = self.n
@@ -341,3 +394,5 @@ class ImpressionRecorder:
         self.snapshots.close()
         if self.candidates is not None:
             self.candidates.close()
+        for writer in self.creator_tables or ():
+            writer.close()

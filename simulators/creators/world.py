@@ -110,6 +110,8 @@ class CreatorWorld(SlateWorld):
         self.population = CreatorPopulation(catalog.params, catalog.num_topics)
         m, t = self.population.num_slots, catalog.num_topics
         self._feedback = np.zeros((3, m + 1, t))
+        #: the steps' ``(slot * T + topic, clicked, watch_time)`` since the last flush
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.clock = 0
         self._id_slot = np.zeros(0, dtype=np.int64)
         #: the next round's creator actions (controlled creators), or ``None``
@@ -140,6 +142,7 @@ class CreatorWorld(SlateWorld):
         for age in range(life - 1, -1, -1):  # oldest first: the catalog is ordered by age
             cat.add(pop.produce(crng), -age)
         self._feedback[...] = 0.0
+        self._pending = []
         self.clock = 0
         self.creator_actions = None
         self.round_report = None
@@ -167,19 +170,31 @@ class CreatorWorld(SlateWorld):
         """Add the step's impressions, clicks and watch time to each creator's round
         totals (by slot and topic); end the round every ``round_length`` steps."""
         t = self.catalog.num_topics
-        idx = (self._id_slot.take(slate.creator_id) * t + slate.topic).ravel()
-        size = self._feedback[0].size
-        fb = self._feedback.reshape(3, size)
-        fb[0] += np.bincount(idx, minlength=size)
-        fb[1] += np.bincount(idx, weights=response.clicked.ravel(), minlength=size)
-        fb[2] += np.bincount(idx, weights=response.watch_time.ravel(), minlength=size)
+        idx = self._id_slot.take(slate.creator_id) * t + slate.topic
+        self._pending.append((idx, response.clicked, response.watch_time))
         self.clock += 1
         if self.clock % self.round_length == 0:
             self._end_round()
 
+    def _flush_feedback(self) -> None:
+        """Add the steps' feedback kept since the last flush to the round totals (one
+        ``bincount`` per signal for many steps)."""
+        if not self._pending:
+            return
+        size = self._feedback[0].size
+        fb = self._feedback.reshape(3, size)
+        idx = np.concatenate([p[0].ravel() for p in self._pending])
+        fb[0] += np.bincount(idx, minlength=size)
+        fb[1] += np.bincount(idx, weights=np.concatenate([p[1].ravel() for p in self._pending]),
+                             minlength=size)
+        fb[2] += np.bincount(idx, weights=np.concatenate([p[2].ravel() for p in self._pending]),
+                             minlength=size)
+        self._pending = []
+
     def _end_round(self) -> None:
         pop, cat = self.population, self.catalog
         m, t = pop.num_slots, cat.num_topics
+        self._flush_feedback()
         fb = self._feedback
         live = cat.counts(m)
         before = {"alive": pop.alive.copy(), "creator_id": pop.creator_id.copy(),
@@ -237,6 +252,7 @@ class CreatorWorld(SlateWorld):
         round's feedback so far and the clock."""
         if self.state is None:
             raise ResetNeeded("CreatorWorld.snapshot called before reset()")
+        self._flush_feedback()
         return CreatorWorldSnapshot(super().snapshot(), self.population.copy(),
                                     self.catalog.copy(), self._feedback.copy(), self.clock,
                                     self._id_slot.copy(), self.creator_actions)
@@ -249,6 +265,7 @@ class CreatorWorld(SlateWorld):
         self.catalog = snap.catalog.copy()
         self.candidate_source = self.catalog
         self._feedback = snap.feedback.copy()
+        self._pending = []
         self.clock = snap.clock
         self._id_slot = snap.id_slot.copy()
         self.creator_actions = snap.actions
