@@ -552,23 +552,26 @@ CREATOR_PLOTS = {"creator_survival": ("creator_survival_end", None),
                  "creator_engagement": ("user_clicks_per_step", None)}
 
 
-def _creator_tables(run: _Run) -> dict[str, pd.DataFrame] | None:
-    """The run's ``creators``, ``catalog`` and the impressions' click columns (all units);
-    ``None`` when the log has no creator tables (an env without creators)."""
+def _creator_tables(run: _Run, impressions: bool = False) -> dict[str, pd.DataFrame] | None:
+    """The run's ``creators`` and ``catalog`` tables (all units) and, with ``impressions``,
+    the impressions' click columns; read once per run for all its creator plots. ``None``
+    when the log has no creator tables (an env without creators)."""
     import pyarrow.parquet as pq
 
     from recarena.eventlog import table_files
 
-    out = {}
+    cache = run.__dict__.setdefault("_creator_tables", {})
     for table in ("creators", "catalog"):
-        files = table_files(run.dir / "units", table)
-        if not files:
-            return None
-        out[table] = pd.concat([pq.read_table(f).to_pandas() for f in files],
-                               ignore_index=True)
-    out["impressions"] = run.read("impressions", ["seed", "policy", "step", "position",
-                                                  "clicked", "watch_time", "reward"])
-    return out
+        if table not in cache:
+            files = table_files(run.dir / "units", table)
+            cache[table] = pd.concat([pq.read_table(f).to_pandas() for f in files],
+                                     ignore_index=True) if files else None
+    if cache["creators"] is None or cache["catalog"] is None:
+        return None
+    if impressions and "impressions" not in cache:
+        cache["impressions"] = run.read("impressions", ["seed", "policy", "step", "position",
+                                                        "clicked", "watch_time", "reward"])
+    return cache
 
 
 def _creator_numbers(run: _Run, tabs: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
@@ -579,17 +582,14 @@ def _creator_numbers(run: _Run, tabs: dict[str, pd.DataFrame]) -> dict[str, dict
 
     out: dict[str, dict[str, float]] = {}
     for p in run.policies:
-        own = {k: f[f["policy"] == p] for k, f in tabs.items()}
-        computed = None
-        out[p] = {}
-        for m in cr.CREATOR_METRICS:
-            v = run.table(p, m)
-            if v is None:
-                if computed is None:
-                    computed = cr.creator_summary(own["creators"], own["catalog"],
-                                                  own["impressions"])
-                v = computed.get(m, float("nan"))
-            out[p][m] = v
+        out[p] = {m: run.table(p, m) for m in cr.CREATOR_METRICS}
+        if any(v is None for v in out[p].values()):
+            tabs = _creator_tables(run, impressions=True) or tabs
+            own = {k: f[f["policy"] == p] for k, f in tabs.items()}
+            computed = cr.creator_summary(own["creators"], own["catalog"],
+                                          own.get("impressions"))
+            out[p] = {m: computed.get(m, float("nan")) if v is None else v
+                      for m, v in out[p].items()}
     return out
 
 
@@ -608,8 +608,8 @@ def _creator_plot(run: _Run, name: str) -> Any | None:
     tabs = _creator_tables(run)
     if tabs is None:
         return None
-    cre, cat, ev = tabs["creators"], tabs["catalog"], tabs["impressions"]
     numbers = _creator_numbers(run, tabs)
+    cre, cat = tabs["creators"], tabs["catalog"]
     if name == "creator_survival":
         rounds = float(cre["round"].max() - cre["round"].min() + 1) if len(cre) else 0.0
         top = cr.creator_survival(cre, np.arange(0.0, rounds + 1.0), cohort="initial")
@@ -647,7 +647,8 @@ def _creator_plot(run: _Run, name: str) -> Any | None:
                 f"The last values are {run.where('catalog_entropy_end')} catalog_entropy_end "
                 "and catalog_topics_end.")
     else:
-        w = cr.user_welfare_over_time(ev, cat)
+        w = cr.user_welfare_over_time(_creator_tables(run, impressions=True)["impressions"],
+                                      cat)
         panels = [(w, "round", "clicks_per_step", "clicks per request")]
         if "watch_time_per_step" in w.columns and (w["watch_time"] > 0).any():
             panels.append((w, "round", "watch_time_per_step", "watch time per request"))

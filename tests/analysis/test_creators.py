@@ -292,7 +292,7 @@ def test_bad_inputs(call: Any, err: type, words: str) -> None:
 
 
 # ----------------------------------------------------------------- plots
-def fake_run(tmp: Path, seeds: int = 3) -> Path:
+def fake_run(tmp: Path, seeds: int = 2) -> Path:
     """A finished run folder with creators, catalog and impressions for two policies:
     ``keep`` (creators leave with probability 0.03 per round) and ``starve`` (0.15)."""
     import pyarrow as pa
@@ -301,7 +301,7 @@ def fake_run(tmp: Path, seeds: int = 3) -> Path:
     from recarena.analysis.summary import aggregate
 
     rng = np.random.default_rng(5)
-    rounds, per_unit = 30, {}
+    rounds, per_unit = 24, {}
     for seed in range(seeds):
         for pol, q, conc in (("keep", 0.03, 0.0), ("starve", 0.15, 0.6)):
             unit = tmp / "units" / f"seed{seed}-{pol}"
@@ -369,6 +369,18 @@ def test_creator_plots_draw_the_tables_numbers(tmp_path: Path) -> None:
     p = summary["policies"]
     assert p["starve"]["creator_survival_end"]["mean"] < p["keep"]["creator_survival_end"][
         "mean"]
+    # a summary made without the creator tables: the legend computes the same number
+    bare = json.loads(json.dumps(summary))
+    for entry in bare["policies"].values():
+        for m in cr.CREATOR_METRICS:
+            entry.pop(m, None)
+    (run / "summary.json").write_text(json.dumps(bare))
+    fig = report.figures(run, ["creator_engagement"])["creator_engagement"]
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    for pol in ("keep", "starve"):
+        want = report._num(summary["policies"][pol]["user_clicks_per_step"]["mean"])
+        assert any(lab.startswith(pol) and want in lab for lab in labels)
+    plt.close(fig)
     # a run without creator tables draws none of them
     for f in run.rglob("creators-*.parquet"):
         f.unlink()
