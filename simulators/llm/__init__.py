@@ -1,1 +1,30 @@
-"""LLM-driven users and creators and their backend. Not built yet: see the issues."""
+"""LLM-driven users and creators, and the backend they talk through.
+
+* :mod:`~recarena.simulators.llm.config`: :class:`LLMConfig` (endpoint, decoding, retries,
+  cache, prices, budget) and :class:`PriceTable`.
+* :mod:`~recarena.simulators.llm.backend`: :class:`LLMBackend`, batches of
+  :class:`LLMRequest` decided into validated pydantic values (:class:`LLMDecision`) through
+  any OpenAI-compatible endpoint, with bounded retries, one repair, fallbacks, a budget.
+* :mod:`~recarena.simulators.llm.cache`: the SQLite reply cache (replay without requests).
+* :mod:`~recarena.simulators.llm.accounting`: :class:`Usage` (decisions, requests, tokens,
+  cost) and the token estimate.
+
+Names load lazily: ``import recarena.simulators.llm`` imports neither ``openai`` nor
+``pydantic``; ``LLMConfig`` and ``PriceTable`` need neither.
+"""
+
+from recarena._lazy import lazy_exports
+
+_EXPORTS = {
+    "LLMBackend": "recarena.simulators.llm.backend",
+    "LLMConfig": "recarena.simulators.llm.config",
+    "LLMDecision": "recarena.simulators.llm.backend",
+    "LLMRequest": "recarena.simulators.llm.backend",
+    "PriceTable": "recarena.simulators.llm.config",
+    "ReplyCache": "recarena.simulators.llm.cache",
+    "Usage": "recarena.simulators.llm.accounting",
+    "parse_reply": "recarena.simulators.llm.backend",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
