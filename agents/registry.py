@@ -244,18 +244,19 @@ def _reranker(cls: type) -> Callable[[EnvSpec, Any, dict[str, Any]], Policy]:
     return build
 
 
-for _cls, _name, _summary, _paper in (
+_SCORING_BASE = "a scoring base policy's needs (base = NAME, base_args = {...})"
+for _cls, _name, _summary, _paper, _needs in (
         (FairCo, "fairco", "re-ranks a base policy: relevance + lambda * the exposure/merit "
-         "deficit of the candidate's group (creator, item, topic)", "Morik et al. 2020 (FairCo)"),
+         "deficit of the candidate's group (creator, item, topic)", "Morik et al. 2020 (FairCo)",
+         "candidate groups (group_key)"),
         (PMMF, "pmmf", "re-ranks a base policy: relevance - a dual per provider, by online "
-         "mirror descent on the providers' exposure shares", "Xu et al. 2023 (P-MMF)"),
+         "mirror descent on the providers' exposure shares", "Xu et al. 2023 (P-MMF)",
+         "candidate providers (group_key)"),
         (MMR, "mmr", "re-ranks a base policy: maximal marginal relevance on candidate features "
-         "(cosine)", "Carbonell & Goldstein 1998"),
+         "(cosine)", "Carbonell & Goldstein 1998", "features"),
         (Calibrated, "calibrated", "re-ranks a base policy: greedy relevance - lambda * KL of the "
-         "user's history topics to the slate's", "Steck 2018")):
-    register_policy(_name, _cls, _summary, _paper,
-                    "a base policy with candidate scores (base = NAME, base_args = {...})",
-                    _reranker(_cls))
+         "user's history topics to the slate's", "Steck 2018", "candidate topic weights")):
+    register_policy(_name, _cls, _summary, _paper, f"{_SCORING_BASE}, {_needs}", _reranker(_cls))
 
 
 class CheckpointPolicy:

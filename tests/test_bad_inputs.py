@@ -288,6 +288,28 @@ def _policy_cases() -> list:
         ("DiagLinUCB key", lambda: DiagLinUCB(4, 2, num_items=5, context_key=""), r"DiagLinUCB.context_key: expected an observation key"),
         ("LinTS scale", lambda: LinTS(4, 2, scale=-1.0), r"LinTS.scale: expected a finite number in \[0.0, inf\), received -1.0"),
         ("LinTS in_slate", lambda: LinTS(4, 2, in_slate="yes"), r"LinTS.in_slate: expected True or False, received 'yes'"),
+        *_reranker_cases(),
+    ]
+
+
+def _reranker_cases() -> list:
+    from recarena.agents import MMR, PMMF, Calibrated, FairCo, make_policy
+
+    oracle = GreedyOracle(2)
+    return [
+        ("FairCo base without scores", lambda: FairCo(RandomPolicy(5, 2), 2), r"FairCo.base: expected a policy with candidate_scores\(obs, info\) -> \(N, C\) scores .*received 'random'"),
+        ("FairCo lam", lambda: FairCo(oracle, 2, lam=-1.0), r"FairCo.lam: expected a finite number in \[0.0, inf\), received -1.0"),
+        ("FairCo merit_floor", lambda: FairCo(oracle, 2, merit_floor=0), r"FairCo.merit_floor: expected a finite number in \(0.0, inf\), received 0"),
+        ("FairCo group_key", lambda: FairCo(oracle, 2, group_key=""), r"FairCo.group_key: expected an info or observation key"),
+        ("PMMF gamma", lambda: PMMF(oracle, 2, gamma=0.0), r"PMMF.gamma: expected a finite number in \(0.0, 1.0\], received 0.0"),
+        ("PMMF learning_rate", lambda: PMMF(oracle, 2, learning_rate=0.0), r"PMMF.learning_rate: expected a finite number in \(0.0, inf\)"),
+        ("MMR lam", lambda: MMR(oracle, 2, lam=1.5), r"MMR.lam: expected a finite number in \[0.0, 1.0\], received 1.5"),
+        ("MMR base by name", lambda: MMR("linucb", 2), r"MMR.base: expected a policy object .*received 'linucb'"),
+        ("MMR base_args", lambda: MMR(oracle, 2, base_args={"alpha": 1.0}), r"MMR.base_args: expected None when base is a policy object"),
+        ("Calibrated alpha", lambda: Calibrated(oracle, 2, alpha=1.0), r"Calibrated.alpha: expected a finite number in \[0.0, 1.0\), received 1.0"),
+        ("Calibrated signal", lambda: Calibrated(oracle, 2, signal="views"), r"Calibrated.signal: expected one of .*received 'views'"),
+        ("Calibrated normalize", lambda: Calibrated(oracle, 2, normalize=1), r"Calibrated.normalize: expected True or False, received 1"),
+        ("reranker without base", lambda: make_policy("pmmf", "recarena/InterestEvolution-v0"), r"policy 'pmmf' argument base: expected the name of a registered policy with candidate scores: .*greedy_oracle"),
     ]
 
 
@@ -312,6 +334,24 @@ def _recommend_cases() -> list:
         ("feature dim", lambda: LinUCB(4, 2).recommend(feats, good), r"expected 2 rows of 4-dimensional features \(dim=4\), received \(2, 5, 3\)"),
         ("update before recommend", lambda: LinUCB(3, 2).update(feats, np.zeros((2, 2), int), None, None), r"LinUCB.update: expected update\(\) after recommend\(\)"),
         ("update slate shape", lambda: UCB1(5, 2).update({}, np.zeros((2, 3), int), None, None, good), r"UCB1.update slates: expected shape \(2, 2\), received \(2, 3\)"),
+        *_rerank_recommend_cases(good),
+    ]
+
+
+def _rerank_recommend_cases(good: dict) -> list:
+    from recarena.agents import MMR, Calibrated, FairCo
+
+    info = good | {"oracle": {"scores": np.zeros((2, 5))}}
+    feats = {"candidate_features": np.ones((2, 5, 3))}
+    bad_groups = info | {"candidate_creator_ids": np.full((2, 5), -1)}
+    return [
+        ("reranker no groups", lambda: FairCo(GreedyOracle(2), 2).recommend(feats, info), r"FairCo.group_key: expected an \(N, C\) entry of the info or observation .*received 'candidate_creator_ids'"),
+        ("reranker negative group", lambda: FairCo(GreedyOracle(2), 2).recommend(feats, bad_groups), r"FairCo groups \('candidate_creator_ids'\): expected group ids >= 0, received -1"),
+        ("reranker float groups", lambda: FairCo(GreedyOracle(2), 2).recommend(feats, info | {"candidate_creator_ids": np.full((2, 5), 0.5)}), r"FairCo groups \('candidate_creator_ids'\): expected integer group ids"),
+        ("MMR feature shape", lambda: MMR(GreedyOracle(2), 2).recommend({"candidate_features": np.ones((2, 4, 3))}, info), r"MMR.recommend obs\['candidate_features'\]: expected shape \(2, 5, d\)"),
+        ("Calibrated negative topics", lambda: Calibrated(GreedyOracle(2), 2).recommend({"candidate_features": -feats["candidate_features"]}, info), r"Calibrated.recommend obs\['candidate_features'\]: expected non-negative topic weights"),
+        ("reranker base scores shape", lambda: MMR(GreedyOracle(2), 2).recommend(feats, info | {"oracle": {"scores": np.zeros((2, 1))}}), r"MMR base scores: expected shape \(2, C\) with C >= slate_size=2"),
+        ("reranker update first", lambda: MMR(GreedyOracle(2), 2).update(feats, np.zeros((2, 2), int), None, None), r"MMR.update: expected update\(\) after recommend\(\)"),
     ]
 
 
