@@ -466,7 +466,7 @@ class MMR(Reranker):
         if x.shape[:2] != (n, c):
             raise ConfigError(f"MMR.recommend obs[{self.feature_key!r}]", x.shape,
                               f"shape ({n}, {c}, d): features of the {c} scored candidates")
-        norm = np.linalg.norm(x, axis=2, keepdims=True)
+        norm = np.sqrt(np.einsum("ncd,ncd->nc", x, x))[:, :, None]
         xn = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
         rel = _minmax(scores) if self.normalize else scores
         rows = np.arange(n)
@@ -562,23 +562,23 @@ class Calibrated(Reranker):
         elif changed.size:
             self.history[changed] = 0.0
         p = self.user_topics()
-        has = p.sum(axis=1) > 0
         rel = _minmax(scores) if self.normalize else scores
-        with np.errstate(divide="ignore"):
-            log_p = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)
+        calibrate = self.lam > 0.0 and bool((p > 0).any())
+        if calibrate:
+            # the (row, candidate, topic) entries where a candidate has weight on a topic of
+            # the user's history: only they make candidates' divergences differ
+            nz = np.nonzero((item > 0) & (p[:, None, :] > 0))
+            entry_p, entry_w, flat = p[nz[0], nz[2]], item[nz], nz[0] * c + nz[1]
+            plogp = (p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
         rows = np.arange(n)
         qsum = np.zeros((n, t))
         taken = np.zeros((n, c), dtype=bool)
         slates = np.empty((n, self.slate_size), dtype=np.int64)
         for k in range(self.slate_size):
             value = (1.0 - self.lam) * rel
-            if self.lam > 0.0 and has.any():
-                q = (qsum[:, None, :] + item) / (k + 1)
-                qt = (1.0 - self.alpha) * q + self.alpha * p[:, None, :]
-                with np.errstate(divide="ignore"):  # alpha = 0: q~ may miss a topic of p
-                    log_q = np.log(np.where(p[:, None, :] > 0, qt, 1.0))
-                kl = np.einsum("nt,nct->nc", p, log_p[:, None, :] - log_q)
-                value = value - self.lam * np.where(has[:, None], kl, 0.0)
+            if calibrate:
+                kl = self._divergences(p, plogp, qsum, k, nz, entry_p, entry_w, flat, c)
+                value = value - self.lam * kl
             # an infinite divergence is the worst untaken choice, still above taken ones
             value = np.where(np.isfinite(value), value, -np.finfo(np.float64).max)
             pick = np.argmax(np.where(taken, -np.inf, value), axis=1)
@@ -587,6 +587,30 @@ class Calibrated(Reranker):
             qsum += item[rows, pick]
         self._last = {"n": n, "item": item}
         return slates
+
+    def _divergences(self, p: np.ndarray, plogp: np.ndarray, qsum: np.ndarray, k: int,
+                     nz: tuple[np.ndarray, ...], entry_p: np.ndarray, entry_w: np.ndarray,
+                     flat: np.ndarray, c: int) -> np.ndarray:
+        """``KL(p || q~)`` ``(N, C)`` of the slate so far (``k`` items, topic sums ``qsum``)
+        plus each candidate: ``sum_g p_g log p_g - sum_g p_g log(r_g + a * w_cg)`` with
+        ``r = (1 - alpha) * qsum / (k + 1) + alpha * p`` (q~ without the candidate),
+        ``a = (1 - alpha) / (k + 1)`` and ``w_cg`` the candidate's topic weights. The sum
+        over topics is the row's ``sum_g p_g log r_g`` corrected at the candidate's own
+        entries, so a step costs O(N T + entries), not O(N C T). A topic of ``p`` that
+        ``q~`` misses (``alpha = 0``) makes the divergence infinite."""
+        n = p.shape[0]
+        a = (1.0 - self.alpha) / (k + 1)
+        r = a * qsum + self.alpha * p
+        pos = r > 0
+        base = (p * np.log(np.where(pos, r, 1.0))).sum(axis=1)
+        missed = ((p > 0) & ~pos).sum(axis=1)
+        re = r[nz[0], nz[2]]
+        with np.errstate(divide="ignore"):
+            step = entry_p * (np.log(re + a * entry_w) - np.log(np.where(re > 0, re, 1.0)))
+        gain = np.bincount(flat, step, minlength=n * c).reshape(n, c)
+        covered = np.bincount(flat, re <= 0, minlength=n * c).reshape(n, c)
+        kl = plogp[:, None] - base[:, None] - gain
+        return np.where(covered < missed[:, None], np.inf, kl)
 
     def _learn(self, slates: np.ndarray, response: Any) -> None:
         assert self._last is not None

@@ -118,6 +118,32 @@ def test_calibrated_kl_value_is_steck_formula() -> None:
     assert kl(np.array([0.5, 0.5])) == pytest.approx(0.0556, abs=1e-3)
 
 
+@pytest.mark.parametrize("alpha", [0.01, 0.0])
+def test_calibrated_divergences_equal_the_dense_kl(alpha: float) -> None:
+    """The O(N T + entries) divergence of every candidate equals KL(p || q~) computed in
+    full, for sparse and dense topic weights (and infinite where alpha = 0 misses a topic)."""
+    rng = np.random.default_rng(1)
+    n, c, t, k = 4, 6, 5, 2
+    item = rng.random((n, c, t)) * (rng.random((n, c, t)) < 0.5)
+    item[:, :, 0] += 0.1
+    item /= item.sum(axis=2, keepdims=True)
+    p = rng.random((n, t)) * (rng.random((n, t)) < 0.7)
+    p[0] = 0.0                                      # a user without history
+    p[1:, 1] += 0.2
+    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+    qsum = item[:, :k].sum(axis=1)
+    cal = Calibrated(FixedScores(np.zeros(c), 2), 2, alpha=alpha)
+    nz = np.nonzero((item > 0) & (p[:, None, :] > 0))
+    plogp = (p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+    got = cal._divergences(p, plogp, qsum, k, nz, p[nz[0], nz[2]], item[nz], nz[0] * c + nz[1], c)
+    qt = (1 - alpha) * (qsum[:, None, :] + item) / (k + 1) + alpha * p[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.where(p[:, None, :] > 0, p[:, None, :] * np.log(
+            np.where(p[:, None, :] > 0, p[:, None, :], 1.0) / qt), 0.0).sum(axis=2)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert (got[0] == 0).all() and (np.isinf(got).any() == (alpha == 0.0))
+
+
 # ----------------------------------------------------------------- FairCo
 def test_fairco_equalises_exposure_of_groups_with_equal_merit() -> None:
     # group 0: two items of 0.6, group 1: four of 0.3 -> equal merit 1.2 per user
