@@ -59,7 +59,7 @@ _OPTIONAL_SIGNALS = (("like", "liked"), ("share", "shared"), ("follow", "followe
 
 #: What an observation can contain (see :class:`SlateEnv`).
 OBSERVATION_PARTS = ("interests", "candidates", "response", "response_quality", "history",
-                     "calendar")
+                     "calendar", "instruction")
 
 
 @lru_cache(maxsize=4)
@@ -110,7 +110,9 @@ class SlateEnvConfig:
             last response: click, examined, watch time and the other active signals),
             ``response_quality`` (quality of the last slate's items, as RecSim reports it),
             ``history`` (features and watch time of the last H consumed items),
-            ``calendar`` (the user's day and last return gap; needs a retention model).
+            ``calendar`` (the user's day and last return gap; needs a retention model),
+            ``instruction`` (the user's latest instruction to the recommender, as text and
+            a per-genre vector; needs a user model that gives one, e.g. LLM users).
         horizon: steps after which the episode is truncated, or ``None``.
         horizon_days: with a retention model, the episode is truncated once the user's
             next session would start at or after this day; ``None``: no limit.
@@ -149,6 +151,11 @@ class SlateEnvConfig:
                 raise ConfigError("SlateEnvConfig.observe", part,
                                   "parts from " + ", ".join(OBSERVATION_PARTS))
         object.__setattr__(self, "observe", observe)
+        if "instruction" in observe and not callable(
+                getattr(self.user_model, "instruction_spaces", None)):
+            raise ConfigError("SlateEnvConfig.observe", "instruction",
+                              "parts without 'instruction' unless the user model gives "
+                              "instructions (LLM users: users='llm')")
         if "history" in observe and self.user_model.history_length == 0:
             raise ConfigError("SlateEnvConfig.observe", "history",
                               "parts without 'history' when user_model.history_length is 0")
@@ -186,7 +193,7 @@ class SlateCore(EnvCore):
     :class:`SlateEnvConfig`."""
 
     user_keys = ("interests", "history_features", "history_watch_time", "day",
-                 "last_return_gap")
+                 "last_return_gap", "instruction", "instruction_genres")
     scalar_oracle = ("budget", "satisfaction", "long_term")
 
     def __init__(self, config: SlateEnvConfig) -> None:
@@ -250,6 +257,8 @@ class SlateCore(EnvCore):
             elif part == "calendar":
                 parts["day"] = spaces.Box(0.0, self.max_day, (1,), f32)
                 parts["last_return_gap"] = spaces.Box(0.0, self.max_day, (1,), f32)
+            elif part == "instruction":
+                parts.update(um.instruction_spaces())
         return spaces.Dict(parts)
 
     def observe(self, out: WorldStep | None) -> dict[str, np.ndarray]:
@@ -295,6 +304,8 @@ class SlateCore(EnvCore):
             obs["day"] = np.minimum(state.day, self.max_day).astype(np.float32)[:, None]
             obs["last_return_gap"] = np.minimum(
                 state.last_gap, self.max_day).astype(np.float32)[:, None]
+        if see["instruction"]:
+            obs.update(self.config.user_model.instruction_observation(state))
         return obs
 
     def observe_user(self, key: str, rows: np.ndarray) -> np.ndarray:
@@ -307,6 +318,8 @@ class SlateCore(EnvCore):
             return np.minimum(state.history_watch[rows], self.max_len).astype(np.float32)
         if key == "day":
             return np.minimum(state.day[rows], self.max_day).astype(np.float32)[:, None]
+        if key.startswith("instruction"):
+            return self.config.user_model.instruction_observation(state, rows)[key]
         return np.minimum(state.last_gap[rows], self.max_day).astype(np.float32)[:, None]
 
     def rewards(self, out: WorldStep) -> np.ndarray:
@@ -370,12 +383,17 @@ class SlateCore(EnvCore):
     def extra_info(self, out: WorldStep) -> dict[str, Any]:
         """With a retention model: ``day``, ``session_ended`` and ``return_gap`` (masked by
         ``_return_gap``, Gymnasium's convention: a value where the session ended, 0 elsewhere;
-        ``inf`` on churn)."""
+        ``inf`` on churn). With LLM users: ``llm`` (their ``step_info``: ``decided_by``
+        per row, ratings, reasons, ...)."""
+        step_info = getattr(self.config.user_model, "step_info", None)
+        llm = {} if step_info is None else step_info(self.world.state)
+        extra = {"llm": llm} if llm else {}
         if not self.has_calendar:
-            return {}
+            return extra
         ended = out.response.left.copy()
         return {"day": out.day, "session_ended": ended,
-                "return_gap": np.where(ended, out.return_gap, 0.0), "_return_gap": ended.copy()}
+                "return_gap": np.where(ended, out.return_gap, 0.0), "_return_gap": ended.copy(),
+                **extra}
 
 
 class SlateEnv(CoreEnv):
@@ -402,6 +420,8 @@ class SlateEnv(CoreEnv):
     ``response_quality``        Box(q_lo, q_hi, (K,))        ``response_quality``
     ``history_features``        Box(lo, hi, (H, d))          ``history``
     ``history_watch_time``      Box(0, max_len, (H,))        ``history``
+    ``instruction``             Text(L)                      ``instruction``
+    ``instruction_genres``      Box(-1, 1, (G,))             ``instruction`` (with genres)
     ==========================  ===========================  ===============================
 
     At reset the ``response_*`` entries are zeros (nothing shown yet).

@@ -38,6 +38,12 @@ A log is a folder of Parquet files in chunks, three tables:
     of the best candidate *for that position* (the position-th largest candidate
     relevance), so NDCG is computable from the log, and every other per-candidate oracle
     entry ``X`` appears as ``oracle_X``.
+
+    ``decided_by`` (string; only for envs whose info has ``info["llm"]["decided_by"]``,
+    i.e. LLM-played users, so other envs' logs are unchanged) says who decided the
+    user's response to the slate, repeated on every row of it: ``llm`` (an LLM reply),
+    ``cache`` (a reply replayed from the LLM cache), ``fallback`` (no usable reply: the
+    model decided) or ``model`` (not an LLM-decided step).
 ``snapshots`` (one row per user row every ``snapshot_every`` steps)
     ``run, seed, policy, step, day, user_id`` plus the user's one-number oracle entries
     (``oracle_budget``, ``oracle_satisfaction``, ...) and, where the env reports an
@@ -325,6 +331,9 @@ class ImpressionRecorder:
             "item_reward": (np.full(m, np.nan) if item_reward is None
                             else np.asarray(item_reward, np.float64).reshape(m)),
         }
+        llm = info_after.get("llm")
+        if isinstance(llm, dict) and "decided_by" in llm:
+            cols["decided_by"] = np.repeat(np.asarray(llm["decided_by"], dtype=str).reshape(n), k)
         oracle = info_before.get("oracle") or {}
         rel = relevance_of(oracle)
         if rel is not None:

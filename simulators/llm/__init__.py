@@ -28,3 +28,19 @@ _EXPORTS = {
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
+
+# LLM-played users (issue 18 part 2): personas, prompts, memory, the user model
+_EXPORTS.update({
+    "LLMUserModel": "recarena.simulators.llm.users",
+    "MovieLensPersonas": "recarena.simulators.llm.users",
+    "TopicPersonas": "recarena.simulators.llm.users",
+    "CatalogTexts": "recarena.simulators.llm.prompts",
+    "SyntheticTexts": "recarena.simulators.llm.prompts",
+    "UserDecision": "recarena.simulators.llm.prompts",
+    "Persona": "recarena.simulators.llm.persona",
+    "movielens_personas": "recarena.simulators.llm.persona",
+    "read_personas": "recarena.simulators.llm.persona",
+    "write_personas": "recarena.simulators.llm.persona",
+    "UserMemory": "recarena.simulators.llm.memory",
+})
+__all__ = sorted(_EXPORTS)
