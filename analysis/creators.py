@@ -10,7 +10,9 @@ for the users' side; never a simulator object.
     home_topic, effort, items, live_items, exposure, clicks, watch_time, income``:
     ``step`` is the env step at the round's end, ``left`` marks the round at whose end the
     creator left (its row then has ``alive`` False; it is not logged after), ``topic`` the
-    topic of most of its items produced in the round (-1 if none), ``home_topic`` the argmax
+    topic of most of its items produced in the round (-1 if none), ``entered_round`` the
+    round at whose end it entered (-1: there from the start; an entrant's first row is
+    that round, in which it could not be shown yet), ``home_topic`` the argmax
     of its expertise, ``exposure``/``clicks``/``watch_time`` what its items earned in the
     round and ``income`` what the platform's creator reward paid it.
 ``catalog`` (one row per round and topic)
@@ -21,16 +23,19 @@ Definitions (each function says its own in full):
 
 * a creator is identified by ``(creator_id, entered_round)`` within a unit, so a slot
   reused by an entrant is a new creator;
-* *lifetime*: the number of rounds a creator took part in, ``last round - entered_round +
-  1``. It ends in an *exit* when its last row has ``left``; a creator still present at the
-  unit's last round is *right-censored* there (the run ended, not the creator), as is one
-  that drops out of the log without ``left`` (censored at its last round);
+* *lifetime*: the number of whole rounds a creator was active in, ``last round -
+  entered_round`` (it enters at the end of ``entered_round`` and leaves, if it does, at the
+  end of its last round). It ends in an *exit* when its last row has ``left``; a creator
+  still present at the unit's last round is *right-censored* there (the run ended, not the
+  creator), as is one that drops out of the log without ``left`` (censored at its last
+  round);
+* *present in a round*: active during it: every row of the round but those of creators
+  that entered at its end (``round == entered_round``); leavers count in their last round;
 * *survival* ``S(t)``: the Kaplan-Meier estimate (Kaplan & Meier, 1958) of the share of
   creators still active after ``t`` rounds since their entry, with Greenwood's (1926)
   variance for one curve (:func:`kaplan_meier_table`);
 * *Gini*: :func:`recarena.inequality.gini`, the package's one Gini, over the creators
-  present in a round (every row of the round, the creators who leave at its end included:
-  they were active and could be shown during it).
+  present in a round.
 
 Every ``*_over_time`` function returns one row per unit (``seed``, ``policy``) and round;
 :func:`over_seeds` turns any of them into the mean across seeds with its 95% t-interval
@@ -137,10 +142,11 @@ def kaplan_meier_table(durations: np.ndarray, events: np.ndarray, level: float =
 
 def creator_lifetimes(creators: pd.DataFrame) -> pd.DataFrame:
     """One row per creator and unit: ``entered_round``, ``first_round`` and ``last_round``
-    (rounds it was logged), ``duration`` (``last_round - entered_round + 1`` rounds),
-    ``left`` (the event: its last row has ``left``), ``initial`` (present in the unit's
-    first logged round). A creator that is not ``left`` is censored at its last round: at
-    the unit's last round when the run ended with it still active."""
+    (rounds it was logged), ``duration`` (``last_round - entered_round``: the whole rounds
+    it was active in), ``left`` (the event: its last row has ``left``), ``initial`` (it
+    entered before the unit's first logged round: there from the start). A creator that is
+    not ``left`` is censored at its last round: at the unit's last round when the run ended
+    with it still active."""
     require(creators, ["round", "creator_id", "entered_round", "left"], "creator_lifetimes")
     if len(creators) and (creators["round"] < creators["entered_round"]).any():
         bad = creators[creators["round"] < creators["entered_round"]].iloc[0]
@@ -154,13 +160,13 @@ def creator_lifetimes(creators: pd.DataFrame) -> pd.DataFrame:
                                          last_round=("round", "last"),
                                          left=("left", "last")).reset_index()
     out["left"] = out["left"].astype(bool)
-    out["duration"] = (out["last_round"] - out["entered_round"] + 1).astype(np.float64)
+    out["duration"] = (out["last_round"] - out["entered_round"]).astype(np.float64)
     if ukeys:
         start = creators.groupby(ukeys)["round"].min().rename("_start").reset_index()
         out = out.merge(start, on=ukeys, how="left")
     else:
         out["_start"] = creators["round"].min()
-    out["initial"] = out["first_round"] == out["_start"]
+    out["initial"] = out["entered_round"] < out["_start"]
     return out[keys + ["first_round", "last_round", "duration", "left", "initial"]]
 
 
@@ -171,8 +177,9 @@ def creator_survival(creators: pd.DataFrame, grid: np.ndarray | None = None,
 
     ``cohort="all"`` takes every creator, entrants included (each aligned on its own entry;
     those still active when the run ends are censored there); ``"initial"`` only the
-    creators present in the first round (followed to the end, so censored only there: the
-    curve is the plain share of them still active). ``grid`` defaults to ``0, 1, ...`` up
+    creators there from the start (``entered_round`` before the first logged round;
+    followed to the end, so censored only there: the curve is the plain share of them
+    still active after ``t`` rounds). ``grid`` defaults to ``0, 1, ...`` up
     to the longest lifetime. Returns columns ``[seed, policy,] t, survival, at_risk``
     (creators followed at least ``t`` rounds: bands from a handful of curves grow wide).
     For one curve with its Greenwood interval use :func:`kaplan_meier_table`; across seeds
@@ -218,7 +225,8 @@ def over_seeds(frame: pd.DataFrame, value: str, x: str = "round",
 
 # --------------------------------------------------------------------------- inequality
 def _gini_over_time(creators: pd.DataFrame, column: str, name: str) -> pd.DataFrame:
-    require(creators, ["round", column], name)
+    require(creators, ["round", "entered_round", column], name)
+    creators = creators[creators["round"] != creators["entered_round"]]
     keys = unit_keys(creators) + ["round"]
     g = creators.groupby(keys, sort=True)[column]
     out = g.apply(lambda s: gini(s.to_numpy(np.float64))).rename("gini").reset_index()
@@ -229,8 +237,9 @@ def _gini_over_time(creators: pd.DataFrame, column: str, name: str) -> pd.DataFr
 
 def exposure_gini_over_time(creators: pd.DataFrame) -> pd.DataFrame:
     """Per unit and round: ``gini`` of the impressions (``exposure``) of the creators
-    present in the round (:func:`recarena.inequality.gini`; NaN in a round where no
-    creator was shown), ``creators`` (how many were present) and ``total`` (their
+    present in the round (active during it: creators entering at its end are left out,
+    leavers count in their last round; :func:`recarena.inequality.gini`; NaN in a round
+    where no creator was shown), ``creators`` (how many were present) and ``total`` (their
     impressions)."""
     return _gini_over_time(creators, "exposure", "exposure_gini_over_time")
 
@@ -420,8 +429,8 @@ def user_welfare_over_time(ev: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFra
 # --------------------------------------------------------------------------- summary
 #: the headline creator metrics (:func:`creator_summary`): (description, higher is better?)
 CREATOR_METRICS: dict[str, tuple[str, bool]] = {
-    "creator_survival_end": ("share of the creators present in the first round still active "
-                             "after the last round (Kaplan-Meier)", True),
+    "creator_survival_end": ("share of the creators there from the start still active after "
+                             "the last creator round", True),
     "creators_active_end": ("creators active after the last round (entrants included)", True),
     "creator_exposure_gini": ("Gini of impressions across the creators present, mean over "
                               "creator rounds", False),
@@ -447,7 +456,7 @@ def creator_summary(creators: pd.DataFrame | None, catalog: pd.DataFrame | None 
     or empty) are left out, so a log without creators gives ``{}``.
 
     ``creator_survival_end`` is the last value of :func:`creator_survival` with
-    ``cohort="initial"`` (the share of the first round's creators still active);
+    ``cohort="initial"`` (the share of the creators there from the start still active);
     ``creator_exposure_gini``/``creator_income_gini`` the mean over rounds of
     :func:`exposure_gini_over_time`/:func:`income_gini_over_time`;
     ``catalog_entropy_end``/``catalog_topics_end`` the last round's ``entropy_norm`` and

@@ -574,33 +574,40 @@ def _creator_tables(run: _Run, impressions: bool = False) -> dict[str, pd.DataFr
     return cache
 
 
-def _creator_numbers(run: _Run, tabs: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
-    """Per policy, the summary table's creator metrics; where summary.json lacks them (a
-    run summarised without the creator tables), the same function's value on the log
+def _creator_numbers(run: _Run, tabs: dict[str, pd.DataFrame]) -> tuple[
+        dict[str, dict[str, float]], str]:
+    """Per policy, the summary table's creator metrics, and where they come from in words
+    (for captions). Where summary.json lacks them (a run summarised without its creator
+    tables), the same function's value on the log
     (:func:`recarena.analysis.creators.creator_summary`, mean over seeds as the table)."""
     from recarena.analysis import creators as cr
 
     out: dict[str, dict[str, float]] = {}
+    computed_any = False
     for p in run.policies:
         out[p] = {m: run.table(p, m) for m in cr.CREATOR_METRICS}
         if any(v is None for v in out[p].values()):
+            computed_any = True
             tabs = _creator_tables(run, impressions=True) or tabs
             own = {k: f[f["policy"] == p] for k, f in tabs.items()}
             computed = cr.creator_summary(own["creators"], own["catalog"],
                                           own.get("impressions"))
             out[p] = {m: computed.get(m, float("nan")) if v is None else v
                       for m, v in out[p].items()}
-    return out
+    where = "the log's" if computed_any else run.where(*cr.CREATOR_METRICS)
+    return out, where
 
 
 def _creator_plot(run: _Run, name: str) -> Any | None:
     """The creator-side plots, one curve per policy with its band across seeds
-    (:mod:`recarena.analysis.creators`): ``creator_survival`` (top: the first round's
-    creators still active, ending at the table's ``creator_survival_end``; bottom:
+    (:mod:`recarena.analysis.creators`): ``creator_survival`` (top: the creators there from
+    the start still active, ending at the table's ``creator_survival_end``; bottom:
     Kaplan-Meier over every creator by rounds since its entry), ``exposure_gini`` (Gini of
     impressions, then of income, across the creators present per round), ``catalog_diversity``
     (normalised topic entropy and live topics of the catalog per round) and
-    ``creator_engagement`` (the users' clicks and watch time per request per round)."""
+    ``creator_engagement`` (the users' clicks and watch time per request per round).
+    Bounded quantities (shares, Ginis, normalised entropies) are drawn on [0, 1]: a band
+    that reaches past a bound is cut there."""
     import matplotlib.pyplot as plt
 
     from recarena.analysis import creators as cr
@@ -608,61 +615,61 @@ def _creator_plot(run: _Run, name: str) -> Any | None:
     tabs = _creator_tables(run)
     if tabs is None:
         return None
-    numbers = _creator_numbers(run, tabs)
+    numbers, where = _creator_numbers(run, tabs)
     cre, cat = tabs["creators"], tabs["catalog"]
+    bounded = [True, True]
     if name == "creator_survival":
         rounds = float(cre["round"].max() - cre["round"].min() + 1) if len(cre) else 0.0
         top = cr.creator_survival(cre, np.arange(0.0, rounds + 1.0), cohort="initial")
         bottom = cr.creator_survival(cre, cohort="all")
-        panels = [(top, "t", "survival", "share of the first round's\ncreators still active"),
+        panels = [(top, "t", "survival", "share of the initial\ncreators still active"),
                   (bottom, "t", "survival", "Kaplan-Meier survival\n(all creators)")]
         xlabels = ["creator rounds completed", "rounds since the creator's entry"]
-        note = ("Top: the creators present in the first round, share still active after each "
-                "round (none is censored before the run ends); the last value is "
-                f"{run.where('creator_survival_end')} creator_survival_end. Bottom: "
-                "Kaplan-Meier estimate over every creator, entrants included, against rounds "
-                "since its own entry; creators still active when the run ends are censored "
-                "there, so the tail rests on the earliest creators only.")
+        note = ("Top: the creators there from the start, share still active after each round "
+                "(none is censored before the run ends); the last value is "
+                f"{where} creator_survival_end. Bottom: Kaplan-Meier estimate over every "
+                "creator, entrants included, against whole rounds since its entry; creators "
+                "still active when the run ends are censored there, so the tail rests on the "
+                "earliest creators only.")
     elif name == "exposure_gini":
-        g = cr.exposure_gini_over_time(cre)
-        inc = cr.income_gini_over_time(cre)
-        panels = [(g, "round", "gini", "Gini of impressions\nacross creators"),
-                  (inc, "round", "gini", "Gini of income\nacross creators")]
+        panels = [(cr.exposure_gini_over_time(cre), "round", "gini",
+                   "Gini of impressions\nacross creators"),
+                  (cr.income_gini_over_time(cre), "round", "gini",
+                   "Gini of income\nacross creators")]
         xlabels = ["creator round"] * 2
         note = ("Per round, the Gini coefficient of the impressions (top) and of the income "
-                "paid by the creator reward (bottom) across the creators present in the "
-                "round (leavers included in their last round). Legend: "
-                f"{run.where('creator_exposure_gini')} creator_exposure_gini and "
-                "creator_income_gini: the mean over rounds of each seed's curve, mean over "
-                "seeds.")
+                "paid by the creator reward (bottom) across the creators active in the round "
+                "(leavers included in their last round, entrants from their first whole "
+                f"round). Legend: {where} creator_exposure_gini and creator_income_gini: the "
+                "mean over rounds of each seed's curve, mean over seeds.")
     elif name == "catalog_diversity":
         d = cr.catalog_diversity_over_time(cat)
         panels = [(d, "round", "entropy_norm", "normalised topic entropy\nof the live catalog"),
                   (d.assign(topics_live=d["topics_live"].astype(np.float64)), "round",
                    "topics_live", "topics with\nlive items")]
+        bounded = [True, False]
         xlabels = ["creator round"] * 2
         note = ("Per round, the entropy of the topic shares of the items live in the catalog "
                 "over log2 of the number of topics (1: every topic as large, 0: one topic "
                 "holds everything), and the number of topics with at least one live item. "
-                f"The last values are {run.where('catalog_entropy_end')} catalog_entropy_end "
-                "and catalog_topics_end.")
+                f"The last values are {where} catalog_entropy_end and catalog_topics_end.")
     else:
         w = cr.user_welfare_over_time(_creator_tables(run, impressions=True)["impressions"],
                                       cat)
         panels = [(w, "round", "clicks_per_step", "clicks per request")]
         if "watch_time_per_step" in w.columns and (w["watch_time"] > 0).any():
             panels.append((w, "round", "watch_time_per_step", "watch time per request"))
+        bounded = [False, False]
         xlabels = ["creator round"] * len(panels)
         note = ("The users' side: clicks (and watch time) per request over each creator "
-                "round's steps. Legend: "
-                f"{run.where('user_clicks_per_step')} user_clicks_per_step (clicks over "
-                "requests of the whole run's rounds, mean over seeds).")
+                f"round's steps. Legend: {where} user_clicks_per_step (clicks over requests "
+                "of the whole run's rounds, mean over seeds).")
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.3 * len(panels) + 0.4),
                              squeeze=False)
     axes = list(axes[:, 0])
     sames = []
-    for ax, (frame, x, y, ylabel), xlabel, metric in zip(axes, panels, xlabels,
-                                                           CREATOR_PLOTS[name], strict=False):
+    for i, (ax, (frame, x, y, ylabel), xlabel, metric) in enumerate(zip(
+            axes, panels, xlabels, CREATOR_PLOTS[name], strict=False)):
         def label(g: list[str], metric: str | None = metric) -> str:
             if metric is None:
                 return " = ".join(g)
@@ -671,17 +678,25 @@ def _creator_plot(run: _Run, name: str) -> Any | None:
 
         _, same = _draw_policies(ax, frame, x, y, run, label, xlabel.split(" ")[-1])
         if same:
-            where = ("" if len(panels) == 1 else
-                     "Top: " if ax is axes[0] else "Bottom: ")
-            sames.append(where + same)
+            sames.append(("" if len(panels) == 1 else "Top: " if i == 0 else "Bottom: ")
+                         + same)
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
+        if bounded[i]:
+            lo, hi = ax.get_ylim()
+            pad = 0.02 * max(hi - lo, 1e-3)
+            ax.set_ylim(max(lo, -pad), min(hi, 1.0 + pad))
     if name == "creator_survival":
         for ax in axes:
             ax.set_ylim(-0.02, 1.02)
     seeds = sorted(cre["seed"].unique()) if "seed" in cre.columns else run.seeds
     band = stats.band_note(len(seeds))
-    _finish(fig, axes, run, f"{note} {band}. {' '.join(sames)}")
+    cut = " Bands are cut at the bounds 0 and 1." if any(bounded[:len(panels)]) else ""
+    if where == "the log's":
+        note += (" This run's summary.json has no creator metrics (it was summarised without "
+                 "the creator tables): the legend's numbers are computed from the log by the "
+                 "same functions (recarena.analysis.creators.creator_summary).")
+    _finish(fig, axes, run, f"{note} {band}.{cut} {' '.join(sames)}")
     return fig
 
 

@@ -22,12 +22,14 @@ from recarena.inequality import gini
 # ----------------------------------------------------------------- synthetic tables
 def creator_rows(spec: list[dict[str, Any]], seed: int = 0, policy: str = "p",
                  last_round: int = 5, round_length: int = 10) -> pd.DataFrame:
-    """One row per round a creator took part in: ``enter`` (its entered_round), ``leave``
-    (the round at whose end it left, or None: still active at ``last_round``), ``id``."""
+    """One row per round a creator is logged in, as the env logs them: ``enter`` (its
+    entered_round: the round at whose end it entered, -1 at the start; logged from that
+    round on), ``leave`` (the round at whose end it left, or None: still active at
+    ``last_round``), ``id``."""
     rows = []
     for c in spec:
         stop = c["leave"] if c.get("leave") is not None else last_round
-        for r in range(c["enter"], stop + 1):
+        for r in range(max(c["enter"], 0), stop + 1):
             left = c.get("leave") == r
             rows.append({"seed": seed, "policy": policy, "round": r,
                          "step": (r + 1) * round_length - 1, "creator_id": c["id"],
@@ -42,16 +44,17 @@ def creator_rows(spec: list[dict[str, Any]], seed: int = 0, policy: str = "p",
 def simulated_creators(rng: np.random.Generator, q: float, rounds: int, initial: int,
                        entry: float, seed: int = 0, policy: str = "p") -> pd.DataFrame:
     """Creators that leave after each round with probability ``q`` (geometric lifetimes),
-    ``initial`` at round 0 and Poisson(``entry``) entrants per round; the run ends after
-    ``rounds`` rounds (survivors censored)."""
-    enter = np.concatenate([np.zeros(initial, np.int64),
-                            np.repeat(np.arange(1, rounds), rng.poisson(entry, rounds - 1))])
-    life = rng.geometric(q, enter.size)  # rounds taken part in, if not cut off
-    last = np.minimum(enter + life - 1, rounds - 1)
-    left = enter + life - 1 <= rounds - 1
-    n = last - enter + 1
+    ``initial`` from the start (entered_round -1) and Poisson(``entry``) entrants at the end
+    of each round; the run ends after ``rounds`` rounds (survivors censored)."""
+    enter = np.concatenate([np.full(initial, -1, np.int64),
+                            np.repeat(np.arange(0, rounds - 1), rng.poisson(entry, rounds - 1))])
+    life = rng.geometric(q, enter.size)  # whole rounds active, if not cut off
+    last = np.minimum(enter + life, rounds - 1)
+    left = enter + life <= rounds - 1
+    first = np.maximum(enter, 0)
+    n = last - first + 1
     cid = np.repeat(np.arange(enter.size), n)
-    rnd = np.repeat(enter, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    rnd = np.repeat(first, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
     is_left = np.repeat(left, n) & (rnd == np.repeat(last, n))
     return pd.DataFrame({"seed": seed, "policy": policy, "round": rnd, "step": rnd * 10 + 9,
                          "creator_id": cid, "entered_round": np.repeat(enter, n),
@@ -109,11 +112,11 @@ def test_kaplan_meier_table_matches_the_textbook_life_table() -> None:
 
 
 def test_creator_lifetimes_and_survival_by_hand() -> None:
-    df = creator_rows([{"id": 0, "enter": 0, "leave": 1},      # 2 rounds, exit
-                       {"id": 1, "enter": 0, "leave": None},   # censored at round 5: 6
-                       {"id": 2, "enter": 0, "leave": 3},      # 4 rounds, exit
-                       {"id": 0, "enter": 3, "leave": 4},      # slot 0 reused: 2, exit
-                       {"id": 3, "enter": 4, "leave": None}])  # entrant censored: 2
+    df = creator_rows([{"id": 0, "enter": -1, "leave": 1},     # rounds 0-1: 2, exit
+                       {"id": 1, "enter": -1, "leave": None},  # censored at round 5: 6
+                       {"id": 2, "enter": -1, "leave": 3},     # 4 rounds, exit
+                       {"id": 0, "enter": 2, "leave": 4},      # slot 0 reused: 2, exit
+                       {"id": 3, "enter": 3, "leave": None}])  # entrant censored: 2
     life = cr.creator_lifetimes(df).sort_values(["entered_round", "creator_id"])
     assert life["duration"].tolist() == [2.0, 6.0, 4.0, 2.0, 2.0]
     assert life["left"].tolist() == [True, False, True, True, False]
@@ -168,12 +171,13 @@ def test_over_seeds_is_mean_ci_per_policy_and_time() -> None:
 
 # ----------------------------------------------------------------- inequality, catalog
 def test_exposure_and_income_gini_per_round_by_hand() -> None:
-    df = creator_rows([{"id": 0, "enter": 0, "leave": 1, "exposure": 0, "income": 1.0},
-                       {"id": 1, "enter": 0, "leave": None, "exposure": 4, "income": 1.0},
-                       {"id": 2, "enter": 1, "leave": None, "exposure": 4, "income": 3.0}],
+    df = creator_rows([{"id": 0, "enter": -1, "leave": 1, "exposure": 0, "income": 1.0},
+                       {"id": 1, "enter": -1, "leave": None, "exposure": 4, "income": 1.0},
+                       {"id": 2, "enter": 0, "leave": None, "exposure": 4, "income": 3.0}],
                       last_round=2)
     g = cr.exposure_gini_over_time(df)
-    # round 0: (0, 4) -> 0.5; round 1: (0, 4, 4), the leaver included -> 1/3; round 2: 0
+    # round 0: (0, 4), the entrant of round 0's end left out -> 0.5; round 1: (0, 4, 4), the
+    # leaver included -> 1/3; round 2: (4, 4) -> 0
     np.testing.assert_allclose(g["gini"], [0.5, 1 / 3, 0.0])
     assert g["creators"].tolist() == [2, 3, 2]
     inc = cr.income_gini_over_time(df)
@@ -201,9 +205,9 @@ def test_topic_migration_by_hand() -> None:
     # Round 1 produces (1, 3) items -> q = (1/4, 3/4); rewarded w = (1, 0) -> TV = 3/4
     cat = catalog_rows([[2, 2], [3, 5], [3, 5]], new=[[2, 2], [1, 3], [2, 2]],
                        exposure=[[10, 10], [10, 30], [0, 0]], clicks=[[5, 0], [0, 10], [0, 0]])
-    cre = creator_rows([{"id": 0, "enter": 0, "leave": None, "topic": 1, "home": 0},
-                        {"id": 1, "enter": 0, "leave": None, "topic": 1, "home": 1},
-                        {"id": 2, "enter": 0, "leave": None, "topic": 0, "home": 0,
+    cre = creator_rows([{"id": 0, "enter": -1, "leave": None, "topic": 1, "home": 0},
+                        {"id": 1, "enter": -1, "leave": None, "topic": 1, "home": 1},
+                        {"id": 2, "enter": -1, "leave": None, "topic": 0, "home": 0,
                          "items": 0}], last_round=2)
     m = cr.topic_migration(cre, cat)
     assert math.isnan(m["tv_rewarded"].iloc[0])
@@ -232,7 +236,7 @@ def test_user_welfare_per_round_by_hand() -> None:
     np.testing.assert_allclose(w["clicks_per_step"], [1.5, 0.5])
     np.testing.assert_allclose(w["watch_time_per_step"], [2.0, 2.0])
     np.testing.assert_allclose(w["reward_per_step"], [1.5, 0.5])
-    cre = creator_rows([{"id": 0, "enter": 0, "leave": None}], last_round=1, round_length=2)
+    cre = creator_rows([{"id": 0, "enter": -1, "leave": None}], last_round=1, round_length=2)
     assert cr.creator_summary(cre, None, ev)["user_clicks_per_step"] == pytest.approx(1.0)
 
 
@@ -250,9 +254,8 @@ def test_summary_without_creator_tables_is_empty_and_unit_metrics_unchanged() ->
                        "left": False})
     plain = unit_metrics(ev)
     assert not set(plain) & set(cr.CREATOR_METRICS)
-    cre = creator_rows([{"id": 0, "enter": 0, "leave": None}, {"id": 1, "enter": 0,
-                                                               "leave": 0}], last_round=1,
-                       round_length=1)
+    cre = creator_rows([{"id": 0, "enter": -1, "leave": None},
+                        {"id": 1, "enter": -1, "leave": 0}], last_round=1, round_length=1)
     with_c = unit_metrics(ev, creators=cre)
     assert with_c["creator_survival_end"] == 0.5
     assert with_c["user_clicks_per_step"] == 1.0
