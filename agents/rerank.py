@@ -615,6 +615,9 @@ class Calibrated(Reranker):
     def _learn(self, slates: np.ndarray, response: Any) -> None:
         assert self._last is not None
         item = self._last["item"]
+        if not hasattr(response, self.signal):
+            raise ConfigError("Calibrated.update response", response,
+                              f"the env's Response (with {self.signal!r}, shape {slates.shape})")
         value = np.asarray(getattr(response, self.signal), dtype=np.float64).reshape(slates.shape)
         shown = np.take_along_axis(item, slates[:, :, None], axis=1)  # (N, K, T)
         self.history += np.einsum("nk,nkt->nt", value, shown)

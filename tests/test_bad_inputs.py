@@ -338,6 +338,11 @@ def _recommend_cases() -> list:
     ]
 
 
+def _recommended(policy: object, obs: dict, info: dict) -> object:
+    policy.recommend(obs, info)
+    return policy
+
+
 def _rerank_recommend_cases(good: dict) -> list:
     from recarena.agents import MMR, Calibrated, FairCo
 
@@ -351,6 +356,7 @@ def _rerank_recommend_cases(good: dict) -> list:
         ("MMR feature shape", lambda: MMR(GreedyOracle(2), 2).recommend({"candidate_features": np.ones((2, 4, 3))}, info), r"MMR.recommend obs\['candidate_features'\]: expected shape \(2, 5, d\)"),
         ("Calibrated negative topics", lambda: Calibrated(GreedyOracle(2), 2).recommend({"candidate_features": -feats["candidate_features"]}, info), r"Calibrated.recommend obs\['candidate_features'\]: expected non-negative topic weights"),
         ("reranker base scores shape", lambda: MMR(GreedyOracle(2), 2).recommend(feats, info | {"oracle": {"scores": np.zeros((2, 1))}}), r"MMR base scores: expected shape \(2, C\) with C >= slate_size=2"),
+        ("Calibrated update response", lambda: _recommended(Calibrated(GreedyOracle(2), 2), feats, info).update(feats, np.zeros((2, 2), int), None, None, info), r"Calibrated.update response: expected the env's Response \(with 'clicked', shape \(2, 2\)\), received None"),
         ("reranker update first", lambda: MMR(GreedyOracle(2), 2).update(feats, np.zeros((2, 2), int), None, None), r"MMR.update: expected update\(\) after recommend\(\)"),
     ]
 
