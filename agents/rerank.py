@@ -6,18 +6,14 @@ among the registered policies ``greedy_oracle``, ``quality_bonus_oracle``, ``pop
 ``feature_sort``, ``ucb1``, ``linucb`` and ``diag_linucb``) and builds its slate from
 those scores plus a term of its own:
 
-==============  ==================================================  ==============================
-re-ranker       slate                                               paper
-==============  ==================================================  ==============================
-:class:`FairCo`      relevance + lambda * (exposure/merit deficit of    Morik et al., SIGIR 2020
-                     the candidate's group so far)
-:class:`PMMF`        top-K of relevance - mu[provider], mu by online    Xu et al., WWW 2023
-                     mirror descent on the providers' exposure shares
-:class:`MMR`         greedy lambda * rel - (1 - lambda) * max cosine    Carbonell & Goldstein, SIGIR
-                     to what is already in the slate                    1998
-:class:`Calibrated`  greedy (1 - lambda) * sum rel - lambda *           Steck, RecSys 2018
-                     KL(p_user || q~_slate) over topics
-==============  ==================================================  ==============================
+* :class:`FairCo` (Morik et al., SIGIR 2020): relevance + lambda * the exposure/merit
+  deficit of the candidate's group so far (a proportional controller);
+* :class:`PMMF` (Xu et al., WWW 2023): the top K of relevance - mu[provider], the duals mu
+  by online mirror descent on the providers' exposure shares;
+* :class:`MMR` (Carbonell & Goldstein, SIGIR 1998): greedy lambda * rel - (1 - lambda) *
+  the largest cosine similarity to what is already in the slate;
+* :class:`Calibrated` (Steck, RecSys 2018): greedy (1 - lambda) * sum rel - lambda *
+  KL(p_user || q~_slate) over topics.
 
 A re-ranker is a :class:`~recarena.agents.base.Policy` itself: ``recommend`` asks the base
 for its scores and returns the re-ranked slate; ``update`` forwards the feedback to the
