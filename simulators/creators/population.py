@@ -50,8 +50,11 @@ the round that just ended):
    over the topics (its home topic at 1), a budget uniform in ``[budget_low,
    budget_high]`` items per round and effort ``effort_init``.
 6. **Fast thinking** (production): each live creator makes ``budget[c]`` items; the
-   topic of each is drawn from ``softmax((belief_income[c] + strategy[c]) / temperature)``
-   (explore/exploit: a low temperature exploits the best-believed topic). A controlled
+   topic of each is drawn from ``softmax(v[c] / (temperature * scale[c]))`` with
+   ``v[c] = belief_income[c] + strategy[c]`` and ``scale[c] = mean_t |v[c, t]|`` (explore/
+   exploit: a low temperature exploits the best-believed topic; beliefs are compared
+   relative to the creator's typical belief, so one temperature means the same
+   exploration whether the platform has ten users or ten thousand). A controlled
    creator (``actions``) makes all its items on ``actions["topic"][c]`` with effort
    ``actions["effort"][c]`` instead.
 7. **Items**: quality ``q = quality_low + (quality_high - quality_low) * expertise[c, t] *
@@ -332,8 +335,12 @@ class CreatorPopulation:
 
     # ------------------------------------------------------------------ choices
     def topic_probabilities(self) -> np.ndarray:
-        """``(M, T)`` fast thinking: ``softmax((belief_income + strategy) / temperature)``."""
-        v = (self.belief_income + self.strategy) / self.params.temperature
+        """``(M, T)`` fast thinking: ``softmax(v / (temperature * scale))`` with ``v =
+        belief_income + strategy`` and ``scale`` the mean of ``|v|`` over the creator's
+        topics (rule 6)."""
+        v = self.belief_income + self.strategy
+        scale = np.maximum(np.abs(v).mean(axis=1, keepdims=True), 1e-12)
+        v = v / (self.params.temperature * scale)
         v -= v.max(axis=1, keepdims=True)
         np.exp(v, out=v)
         v /= v.sum(axis=1, keepdims=True)

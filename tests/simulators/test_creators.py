@@ -174,13 +174,18 @@ def test_entries_are_poisson_with_the_entry_rate_and_the_test_has_power() -> Non
 
 # --------------------------------------------------------------------------- fast thinking
 def test_topics_are_drawn_from_the_softmax_of_beliefs_plus_strategy() -> None:
+    """Also: scaling every belief and the strategy leaves the choice unchanged."""
     t, tau = 4, 0.7
     pop = _population(num_creators=1, num_topics=t, temperature=tau, budget_low=4000,
                       budget_high=4000)
     pop.belief_income[0] = [0.0, 1.0, 0.5, -1.0]
     pop.strategy[0] = [0.2, 0.0, 0.0, 0.0]
-    v = (np.array([0.0, 1.0, 0.5, -1.0]) + [0.2, 0, 0, 0]) / tau
+    v = np.array([0.0, 1.0, 0.5, -1.0]) + [0.2, 0, 0, 0]
+    v = v / (tau * np.abs(v).mean())  # relative to the creator's typical belief
     p = np.exp(v - v.max()) / np.exp(v - v.max()).sum()
+    np.testing.assert_allclose(pop.topic_probabilities()[0], p, rtol=1e-12)
+    pop.belief_income *= 1000.0
+    pop.strategy *= 1000.0
     np.testing.assert_allclose(pop.topic_probabilities()[0], p, rtol=1e-12)
     items = pop.produce(np.random.default_rng(0))
     observed = np.bincount(items.topic, minlength=t)
