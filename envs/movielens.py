@@ -116,9 +116,10 @@ class MovieLensEnv(SlateEnv):
     the last ``memory_length`` steps with reflections every ``reflect_every`` steps, and
     the slate as numbered "title (year) [genres]". ``llm``: the backend (a dict of
     :class:`~recarena.simulators.llm.LLMConfig` fields, an ``LLMConfig`` or an
-    ``LLMBackend``); ``llm_fraction`` of the users (by a hash of the user id) are
-    LLM-played, on every ``llm_every``-th of their steps; the fitted logit decides the
-    rest and every reply that fails. ``info["llm"]`` gives ``decided_by`` (``llm``,
+    ``LLMBackend``; leave ``api_key`` out of scenario files, which are copied into run
+    manifests: ``$OPENAI_API_KEY`` is read instead); ``llm_fraction`` of the users (by a
+    hash of the user id) are LLM-played, on every ``llm_every``-th of their steps; the
+    fitted logit decides the rest and every reply that fails. ``info["llm"]`` gives ``decided_by`` (``llm``,
     ``cache``, ``fallback``, ``model``), ``rating`` and ``reason`` per step, and the event
     log a ``decided_by`` column. ``observe=(..., "instruction")`` adds the user's latest
     instruction to the recommender (RecoWorld style, given when leaving or rating <= 2):

@@ -89,6 +89,9 @@ class CatalogTexts:
                           for t, g in zip(self.titles, gs, strict=True)], dtype=object)
         object.__setattr__(self, "_texts", texts)
 
+    def __repr__(self) -> str:  # (short and stable: manifests record it)
+        return f"CatalogTexts({len(self.titles)} titles, genres={self.genres is not None})"
+
     def __call__(self, items: Items) -> list[list[str]]:
         ids = np.asarray(items.item_id)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self._texts)):

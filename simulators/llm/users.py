@@ -165,6 +165,10 @@ class MovieLensPersonas:
         self._genre_matrix = gm
         self._features = fitted.features
 
+    def __repr__(self) -> str:  # (short and stable: manifests record it)
+        return (f"MovieLensPersonas({len(self.personas)} personas, "
+                f"{len(self.fitted.user_ids)} fitted users)")
+
     def movielens_user(self, interests: np.ndarray) -> int:
         """The MovieLens id whose fitted profile these interests are, or -1 (new user)."""
         return self._index.get(np.ascontiguousarray(interests, dtype=np.float64).tobytes(), -1)

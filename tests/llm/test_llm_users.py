@@ -300,3 +300,26 @@ def test_helpers_and_bad_input(backend) -> None:
                           ({"users": "llm", "llm": {"base_url": "ftp://x"}}, "base_url")):
         with pytest.raises(ConfigError, match=field):
             gym.make(ID, **kwargs)
+
+
+def test_personas_of_fitted_and_new_users_and_from_a_file(fake_openai, backend, tmp_path) -> None:
+    from recarena.simulators.llm.persona import Persona, write_personas
+
+    source = make(backend, n=6).core.config.user_model.personas
+    fitted = source.fitted
+    # a fitted user's profile is recognised, with the persona of their own ratings
+    uid = int(fitted.user_ids[7])
+    assert source.movielens_user(fitted.interests[7]) == uid
+    assert source.persona(fitted.interests[7]) is source.personas[uid]
+    # a new user (population draw) gets a persona from their utilities over the catalog
+    new = source.persona(fitted.interests.mean(axis=0))
+    assert new.user_id == -1 and new.liked_genres and new.liked_titles
+    best = fitted.titles[int(np.argmax(fitted.features @ fitted.interests.mean(axis=0)))]
+    assert new.liked_titles[0] == best
+    # personas from a JSONL file replace the data's
+    path = tmp_path / "p.jsonl"
+    write_personas([Persona(int(u), ("Zorro",)) for u in fitted.user_ids], path)
+    fake_openai.responder = lambda body: reply(choice=1)
+    run(make(backend, n=6, personas=str(path), new_user_share=0.0), 1)
+    assert all("You like Zorro movies." in b["messages"][0]["content"]
+               for b in fake_openai.requests[-6:])
