@@ -5,7 +5,9 @@ user message with the memory (what they saw and felt lately), the slate as numbe
 texts, and the reply format. The reply is the JSON object :class:`UserDecision`
 (``choice`` an item number or null, ``reason``, ``rating`` 1-5 or null, ``leave``, and a
 RecoWorld-style ``instruction`` to the recommender with ``more_genres`` /
-``less_genres``). A slate of 10 MovieLens movies takes about 400-500 prompt tokens.
+``less_genres``). A slate of 10 MovieLens movies with a full memory (5 steps and a
+reflection) takes about 500 prompt tokens (at most ~620 in a 32-user, 12-step run;
+chars / 4), plus ~105 for the JSON schema when the endpoint is sent one.
 
 Item texts come from an :class:`ItemTexts` callable: :class:`CatalogTexts` for catalogs
 with titles (MovieLens: "Heat (1995) [Action, Crime, Thriller]"), :class:`SyntheticTexts`
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,28 +35,52 @@ __all__ = ["CatalogTexts", "ItemTexts", "Reflection", "SyntheticTexts", "UserDec
 MAX_TEXT = 160
 
 
-class UserDecision(BaseModel):
+def _compact(node: Any) -> Any:
+    """A JSON schema without ``title``, ``description`` and ``default`` (field names kept)."""
+    if isinstance(node, dict):
+        return {k: ({n: _compact(v) for n, v in sub.items()} if k in ("properties", "$defs")
+                     else _compact(sub))
+                for k, sub in node.items() if k not in ("title", "description", "default")}
+    if isinstance(node, list):
+        return [_compact(v) for v in node]
+    return node
+
+
+class _CompactSchema(BaseModel):
+    """A reply schema whose JSON schema is sent without titles, descriptions and defaults
+    (the prompt states the format; every token of the schema is paid per request)."""
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return _compact(super().model_json_schema(*args, **kwargs))
+
+
+class UserDecision(_CompactSchema):
     """What an LLM-played user answers to a slate (the reply schema)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    choice: int | None = Field(description="number of the item watched, or null for none")
-    reason: str = Field(default="", description="why, in a few words")
-    rating: int | None = Field(default=None, ge=1, le=5,
-                               description="1-5 rating of the watched item, or null")
-    leave: bool = Field(default=False, description="true to end the session now")
-    instruction: str | None = Field(default=None,
-                                    description="a short request to the recommender, or null")
+    #: number of the item watched, or null for none
+    choice: int | None
+    #: why, in a few words
+    reason: str = ""
+    #: 1-5 rating of the watched item, or null
+    rating: int | None = Field(default=None, ge=1, le=5)
+    #: true to end the session now
+    leave: bool = False
+    #: a short request to the recommender, or null
+    instruction: str | None = None
     more_genres: list[str] = Field(default_factory=list)
     less_genres: list[str] = Field(default_factory=list)
 
 
-class Reflection(BaseModel):
+class Reflection(_CompactSchema):
     """A user's reflection on their recent experience (Generative Agents' reflection)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    summary: str = Field(description="one or two sentences on your recent experience")
+    #: one or two sentences on the recent experience
+    summary: str
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from recarena.errors import ConfigError
 from recarena.eventlog import ImpressionRecorder, read_table
 from recarena.simulators.llm import LLMBackend
 from recarena.simulators.llm.accounting import estimate_tokens
+from recarena.simulators.llm.prompts import UserDecision
 from recarena.simulators.llm.users import (
     INSTRUCTION_CHARSET,
     LLMUserModel,
@@ -251,7 +252,8 @@ def test_prompts_stay_short_and_reflections_enter_memory(fake_openai, backend) -
     assert any("Reflection: too much drama" in t for t in later)
     # a failed reflection falls back to the deterministic summary
     assert any("Reflection: In the last 2 slates you watched 2 movie(s)" in t for t in later)
-    longest = max(estimate_tokens(b["messages"]) for b in decisions)
+    schema = UserDecision.model_json_schema()
+    longest = max(estimate_tokens(b["messages"], schema) for b in decisions)
     assert longest < 800
 
 
