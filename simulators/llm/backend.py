@@ -62,7 +62,7 @@ from recarena.simulators.llm.accounting import (
     estimate_tokens,
     tokenizer_name,
 )
-from recarena.simulators.llm.cache import CachedReply, ReplyCache, request_key
+from recarena.simulators.llm.cache import CachedReply, ReplyCache, key_for, settings_digest
 from recarena.simulators.llm.config import LLMConfig
 
 __all__ = ["LLMBackend", "LLMDecision", "LLMRequest", "parse_reply"]
@@ -280,8 +280,8 @@ class LLMBackend:
         if not requests:
             return []
         t0 = time.perf_counter()
-        schema_json = schema.model_json_schema()
-        keys = [self._key_of(req, schema_json) for req in requests]
+        settings = self._settings(schema.model_json_schema())
+        keys = [key_for(settings, req.messages, req.seed) for req in requests]
         results: list[LLMDecision | None] = [None] * len(requests)
         hits = self._cache.get_many(sorted(set(keys))) if self._cache is not None else {}
         misses = []
@@ -338,8 +338,8 @@ class LLMBackend:
         send = requests
         if schema is not None:
             if self._cache is not None:
-                schema_json = schema.model_json_schema()
-                keys = [self._key_of(r, schema_json) for r in requests]
+                settings = self._settings(schema.model_json_schema())
+                keys = [key_for(settings, r.messages, r.seed) for r in requests]
                 hits = self._cache.get_many(sorted(set(keys)))
                 send = [r for r, k in zip(requests, keys, strict=True) if k not in hits]
                 cached = len(requests) - len(send)
@@ -350,6 +350,11 @@ class LLMBackend:
         return {"requests": len(requests), "cached": cached, "to_send": len(send),
                 "prompt_tokens": prompt, "completion_tokens": completion,
                 "cost": cfg.cost(prompt, completion), "tokenizer": tokenizer_name()}
+
+    def request_key(self, request: LLMRequest, schema: type[BaseModel]) -> str:
+        """The cache key of ``request`` with replies of ``schema`` under this config."""
+        return key_for(self._settings(schema.model_json_schema()), request.messages,
+                       request.seed)
 
     def progress_text(self) -> str:
         """A short line for a progress bar (decisions/s, cache hits, fallbacks, spend)."""
@@ -389,12 +394,11 @@ class LLMBackend:
         if self._closed:
             raise LLMBackendError("this LLMBackend is closed: create a new one")
 
-    def _key_of(self, req: LLMRequest, schema_json: dict) -> str:
+    def _settings(self, schema_json: dict) -> str:
         cfg = self.config
-        return request_key(model=cfg.model, messages=req.messages, temperature=cfg.temperature,
-                           top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=req.seed,
-                           response_format=cfg.response_format,
-                           schema=schema_json)
+        return settings_digest(model=cfg.model, temperature=cfg.temperature, top_p=cfg.top_p,
+                               max_tokens=cfg.max_tokens, response_format=cfg.response_format,
+                               schema=schema_json)
 
     def _redact(self, text: str) -> str:
         if self._key and len(self._key) >= 4:
@@ -432,7 +436,7 @@ class LLMBackend:
         self._sem = asyncio.Semaphore(self.config.concurrency)
         self._budget = asyncio.Condition()
 
-    def _response_format(self, schema: type[BaseModel]) -> Any:
+    def _response_format(self, schema: type[BaseModel]) -> dict | None:
         fmt = self.config.response_format
         if fmt == "json_object":
             return {"type": "json_object"}
@@ -444,7 +448,7 @@ class LLMBackend:
             return {"type": "json_schema",
                     "json_schema": {"name": _schema_name(schema),
                                     "schema": to_strict_json_schema(schema), "strict": True}}
-        return openai.omit
+        return None
 
     def _where(self) -> str:
         return f"{self._base_url} (model {self.config.model!r})"
@@ -454,13 +458,20 @@ class LLMBackend:
         """One HTTP attempt: ``(content, refusal, prompt_tokens, completion_tokens)``, or
         one of the outcome exceptions."""
         cfg = self.config
+        body: dict[str, Any] = {"model": cfg.model, "messages": list(messages),
+                                "temperature": cfg.temperature, "max_tokens": max_tokens,
+                                "seed": seed}
+        if cfg.top_p is not None:
+            body["top_p"] = cfg.top_p
+        if response_format is not None:
+            body["response_format"] = response_format
         try:
             async with asyncio.timeout(cfg.timeout * 1.5 + 1.0):
-                resp = await self._client.chat.completions.create(
-                    model=cfg.model, messages=list(messages), temperature=cfg.temperature,
-                    top_p=openai.omit if cfg.top_p is None else cfg.top_p,
-                    max_tokens=max_tokens, seed=seed, response_format=response_format,
-                    timeout=cfg.timeout)
+                # the client's generic POST: the body is sent as built here, without the
+                # typed transform of chat.completions.create (3.5 ms of CPU a request for a
+                # JSON schema), and the reply comes back as parsed JSON
+                resp = await self._client.post("/chat/completions", cast_to=object,
+                                               body=body, options={"timeout": cfg.timeout})
         except (openai.APITimeoutError, TimeoutError):
             raise _Transient("timeout", f"no reply within {cfg.timeout} s") from None
         except openai.APIConnectionError as exc:
@@ -486,16 +497,23 @@ class LLMBackend:
                                  _retry_after(exc.response.headers)) from None
             raise _Rejected(f"HTTP {status}: {text}") from None
         self._last_response = time.monotonic()
-        choices = getattr(resp, "choices", None)
-        if isinstance(resp, str) or not choices:
-            shown = resp if isinstance(resp, str) else repr(resp)
+        try:
+            message = resp["choices"][0]["message"]
+            content, refusal = message.get("content"), message.get("refusal")
+            if isinstance(content, list):  # content parts
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            if content is not None and not isinstance(content, str):
+                raise TypeError("content")
+        except (TypeError, KeyError, IndexError, AttributeError):
+            shown = resp if isinstance(resp, str) else json.dumps(resp, default=str)
             raise _Fatal(f"the endpoint {self._where()} is not OpenAI-compatible: expected a "
                          "chat-completions JSON reply with 'choices', received "
                          f"{self._redact(shown[:120])!r}; check LLMConfig.base_url") from None
-        message = choices[0].message
-        usage = getattr(resp, "usage", None)
-        return (message.content, getattr(message, "refusal", None),
-                getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+        usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+        tokens = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
+        tokens = [t if isinstance(t, int) and not isinstance(t, bool) and t >= 0 else None
+                  for t in tokens]
+        return content, refusal, tokens[0], tokens[1]
 
     # -- budget --------------------------------------------------------------------------
     def _has_budget(self) -> bool:
@@ -559,9 +577,10 @@ class LLMBackend:
                             schema: type[BaseModel]) -> list[LLMDecision | _NotSent]:
         self._ensure_client()
         fmt = self._response_format(schema)
-        schema_json = (schema.model_json_schema() if self.config.response_format
-                       in ("json_schema", "json_object_schema") else None)
-        tasks = [asyncio.ensure_future(self._one(req, key, schema, fmt, schema_json))
+        schema_tokens = (estimate_tokens([], schema.model_json_schema()) - 3
+                         if self.config.response_format in ("json_schema", "json_object_schema")
+                         else 0)
+        tasks = [asyncio.ensure_future(self._one(req, key, schema, fmt, schema_tokens))
                  for req, key in zip(requests, keys, strict=True)]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -576,7 +595,7 @@ class LLMBackend:
         return [task.result() for task in tasks]
 
     async def _one(self, req: LLMRequest, key: str, schema: type[BaseModel], fmt: Any,
-                   schema_json: dict | None) -> LLMDecision | _NotSent:
+                   schema_tokens: int) -> LLMDecision | _NotSent:
         cfg = self.config
         messages = list(req.messages)
         started = time.monotonic()
@@ -584,7 +603,7 @@ class LLMBackend:
         repaired = False
         raw: str | None = None
         while True:
-            estimate = estimate_tokens(messages, schema_json) + cfg.max_tokens
+            estimate = estimate_tokens(messages) + schema_tokens + cfg.max_tokens
             est_cost = cfg.cost(estimate - cfg.max_tokens, cfg.max_tokens) or 0.0
             async with self._sem:
                 if not await self._reserve(estimate, est_cost):

@@ -1,8 +1,10 @@
 """A persistent reply cache for the LLM backend (SQLite, stdlib ``sqlite3``).
 
-**Key**: the SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of everything
-that decides a reply: model, messages, temperature, top_p, max_tokens, seed,
-response_format and the JSON schema of the reply's pydantic model (:func:`request_key`).
+**Key**: the SHA-256 of canonical JSON (no spaces; objects with sorted keys) of everything
+that decides a reply: the messages (roles and contents), the seed, and the SHA-256 of the
+canonical JSON of the settings a batch shares (model, temperature, top_p, max_tokens,
+response_format and the JSON schema of the reply's pydantic model), hashed once per batch
+(:func:`request_key`).
 The endpoint's URL and the API key are not part of it (the key never reaches the file).
 
 **Rows**: the raw reply text (only replies that parsed and validated: a fallback is never
@@ -32,22 +34,43 @@ from typing import Any
 
 from recarena.errors import DataError
 
-__all__ = ["CachedReply", "ReplyCache", "request_key"]
+__all__ = ["CachedReply", "ReplyCache", "key_for", "request_key", "settings_digest"]
 
 _SCHEMA_VERSION = 1
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def settings_digest(*, model: str, temperature: float, top_p: float | None, max_tokens: int,
+                    response_format: str, schema: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the canonical JSON of the settings a batch shares (computed once per
+    batch: the schema is the bulk of a key's text)."""
+    return hashlib.sha256(_canonical(
+        {"v": _SCHEMA_VERSION, "model": model, "temperature": temperature, "top_p": top_p,
+         "max_tokens": max_tokens, "response_format": response_format, "schema": schema}
+    ).encode("utf-8")).hexdigest()
+
+
+def key_for(settings: str, messages: Sequence[Mapping[str, str]], seed: int) -> str:
+    """Hex SHA-256 of the canonical JSON array ``[settings digest, seed, [[role, content],
+    ...]]`` (arrays only, so the text has one form)."""
+    text = json.dumps([settings, seed, [[m["role"], m["content"]] for m in messages]],
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def request_key(*, model: str, messages: Sequence[Mapping[str, str]], temperature: float,
                 top_p: float | None, max_tokens: int, seed: int, response_format: str,
                 schema: Mapping[str, Any]) -> str:
-    """Hex SHA-256 of the canonical JSON of a request's deciding fields."""
-    payload = {"v": _SCHEMA_VERSION, "model": model,
-               "messages": [dict(m) for m in messages], "temperature": temperature,
-               "top_p": top_p, "max_tokens": max_tokens, "seed": seed,
-               "response_format": response_format, "schema": schema}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The cache key of one request: :func:`key_for` of its messages and seed under the
+    :func:`settings_digest` of the rest."""
+    settings = settings_digest(model=model, temperature=temperature, top_p=top_p,
+                               max_tokens=max_tokens, response_format=response_format,
+                               schema=schema)
+    return key_for(settings, messages, seed)
 
 
 @dataclass(frozen=True)
