@@ -7,8 +7,8 @@ or TOML file), ``train`` (an RL agent, with periodic paired evaluation; see
 several runs side by side), ``validate movielens`` (fit users to real logs, measure their
 fidelity on held-out data) and ``demo`` (a quick table of random vs oracle policies).
 Exit codes: 0 success, 2 bad input (a scenario key, a flag, a missing file, a folder that
-cannot be written: one paragraph, no traceback), 1 anything else (including Ctrl-C;
-finished units of a run are kept).
+cannot be written, an LLM endpoint that cannot be used: one paragraph, no traceback), 1
+anything else (including Ctrl-C and a spent LLM budget; finished units of a run are kept).
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from recarena import __version__
-from recarena.errors import ConfigError, DataError, RecArenaError, UnknownEnvError
+from recarena.errors import (
+    BudgetExhausted,
+    ConfigError,
+    DataError,
+    LLMBackendError,
+    RecArenaError,
+    UnknownEnvError,
+)
 
 __all__ = ["main"]
 
@@ -194,9 +201,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from recarena.scenarios import load_scenario, run_scenario
 
     if args.resume is not None:
-        if args.scenario is not None or args.set or args.seeds is not None or args.out:
-            raise ConfigError("--resume", args.resume, "no scenario, --set, --seeds or --out "
-                              "with it (the run folder's manifest fixes them)")
+        if args.scenario is not None or args.seeds is not None or args.out or args.dry_run:
+            raise ConfigError("--resume", args.resume, "no scenario, --seeds, --out or "
+                              "--dry-run with it (the run folder's manifest fixes them; --set "
+                              "only for llm keys such as a larger llm.max_cost)")
         spec = None
     else:
         if args.scenario is None:
@@ -206,9 +214,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.seeds is not None:
             sets.append(f"run.seeds={args.seeds}")
         spec = load_scenario(args.scenario, sets)
+        if args.dry_run:
+            from recarena.scenarios.llm_run import estimate_run, format_estimate
+
+            print(format_estimate(estimate_run(spec)))
+            return 0
     try:
         run_dir = run_scenario(spec, out=args.out, workers=args.workers, backend=args.backend,
-                               resume=args.resume, quiet=args.quiet)
+                               resume=args.resume, quiet=args.quiet,
+                               llm_overrides=args.set if args.resume is not None else ())
     except OSError as exc:
         raise _os_error(exc, "writing the run", "finished units are kept: make room or fix the "
                         "folder, then `recarena run --resume RUN_DIR`") from None
@@ -219,6 +233,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"{summary['steps']} steps, seeds {summary['seeds']}; wall time "
           f"{wall_time_text(manifest)}\n")
     print(format_table(summary, metrics, markdown=False))
+    if summary.get("llm_usage") is not None:
+        from recarena.scenarios.llm_run import usage_text
+
+        print("\n" + usage_text(summary["llm_usage"], summary["llm_usage"].get("seconds", 0))
+              + f" ({summary['llm_usage'].get('decisions', 0)} decisions; "
+              f"{manifest['llm']['endpoint']['base_url']})")
     print(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.md'})")
     return 0
 
@@ -549,7 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--backend", choices=["process", "ray"], default="process",
                    help="where units run: local processes, or Ray (recarena[ray])")
-    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run (with "
+                   "--set llm.max_cost=MORE etc. after a spent LLM budget)")
+    p.add_argument("--dry-run", action="store_true", help="LLM users: estimate requests, "
+                   "tokens and cost, send nothing, write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
@@ -599,6 +622,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (ConfigError, DataError, UnknownEnvError, FileNotFoundError) as exc:
         print(f"recarena: error: {exc}", file=sys.stderr)
+        return 2
+    except BudgetExhausted as exc:  # not bad input: the run stopped, and can be resumed
+        print(f"recarena: error: {exc}", file=sys.stderr)
+        return 1
+    except LLMBackendError as exc:  # an endpoint that cannot be used: fix the [llm] section
+        print(f"recarena: error: LLM endpoint: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except RecArenaError as exc:
         print(f"recarena: error: {exc}", file=sys.stderr)

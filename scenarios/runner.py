@@ -20,6 +20,16 @@ policy does never shifts the draws another policy sees. Comparisons are paired b
     metrics.parquet       the units' per-step aggregates, concatenated
     summary.json          per policy and metric: mean and CI across seeds, paired differences
     report.md, plots/     written by :func:`recarena.analysis.report.write_report`
+    llm_cache.sqlite      with LLM users: every reply paid for (see below)
+
+**LLM users.** A scenario with ``env.config.users = "llm"`` gets its endpoint from the
+``[llm]`` section (:mod:`recarena.scenarios.llm_run`): the embedded local server is
+started around the run when wanted, the endpoint is probed once before anything is
+written, each unit has its own backend (key from ``llm.api_key_env``, cache in the run
+folder, the budget left), and the usage goes to ``manifest.json`` and ``summary.json``. A
+spent budget stops the run with :class:`~recarena.errors.BudgetExhausted`, keeping
+finished units and the cache; a resume with a larger budget finishes it and equals an
+uninterrupted run.
 
 **Resume.** A run that stops (Ctrl-C, a killed worker, a crash) keeps every finished unit.
 ``run_scenario(resume=run_dir)`` deletes the unfinished units' partial files and runs only
@@ -56,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from recarena.errors import ConfigError, RecArenaError
+from recarena.errors import BudgetExhausted, ConfigError, RecArenaError
 from recarena.scenarios.spec import EnvSection, Scenario, combine_errors, scenario_from_dict
 from recarena.validation import check_int
 
@@ -109,11 +119,17 @@ def _env_id(env: EnvSection) -> str:
     return env_id
 
 
-def _make_env(spec: Scenario, users: int) -> Any:
+def _make_env(spec: Scenario, users: int, llm: Any = None) -> Any:
+    """The unit's vector env; ``llm``: the backend of LLM-played users (with
+    ``env.config.users = "llm"``)."""
     import gymnasium as gym
+
+    from recarena.scenarios.llm_run import uses_llm
 
     env_id = _env_id(spec.env)
     config = dict(spec.env.config)
+    if uses_llm(spec):
+        config["llm"] = llm
     if spec.run.days is not None:
         if "horizon_days" in config:
             raise ConfigError("run.days", spec.run.days,
@@ -143,10 +159,15 @@ def check_scenario(spec: Scenario) -> dict[str, Any]:
     (with the arguments the policy takes)."""
     from recarena.agents import make_policy
     from recarena.agents.registry import list_policies
+    from recarena.scenarios.llm_run import DryBackend, check_llm_section
 
     errors: list[ConfigError] = []
     try:
-        env = _make_env(spec, 1)
+        check_llm_section(spec)
+    except ConfigError as exc:
+        errors.append(exc)
+    try:
+        env = _make_env(spec, 1, llm=DryBackend())  # sends nothing
     except ConfigError as exc:
         errors.extend(getattr(exc, "errors", [exc]))
         env = None
@@ -187,10 +208,13 @@ def check_scenario(spec: Scenario) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- one unit
-def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -> dict[str, Any]:
+def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str,
+             llm: dict[str, Any] | None = None) -> dict[str, Any]:
     """Simulate one unit and write its folder; returns the contents of ``unit.json``.
 
-    Top-level and taking plain data so that worker processes and Ray can run it."""
+    Top-level and taking plain data so that worker processes and Ray can run it. ``llm``
+    (LLM users only): the backend's config fields and the run's spending so far
+    (:mod:`recarena.scenarios.llm_run`); the key is read here, from ``llm.api_key_env``."""
     from recarena.agents import make_policy
     from recarena.agents.base import public_info
     from recarena.analysis.engagement import per_step
@@ -205,7 +229,17 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
         shutil.rmtree(folder)  # a partial unit from an interrupted run
     folder.mkdir(parents=True)
     entry = next(p for p in spec.policies if p.name == policy)
-    envs = _make_env(spec, spec.run.users)
+    backend = None
+    if llm is not None:
+        from recarena.scenarios.llm_run import UnitProgress, unit_backend
+
+        backend = unit_backend(spec, llm, progress=UnitProgress(folder))
+    try:
+        envs = _make_env(spec, spec.run.users, llm=backend)
+    except BaseException:
+        if backend is not None:
+            backend.close()
+        raise
     try:
         pol = make_policy(entry.registry_name, envs, **entry.args)
         envs = VectorEventLogger(envs, folder, run=spec.name, policy=policy, seed=seed,
@@ -228,6 +262,11 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
                 break
     finally:
         envs.close()
+        if backend is not None:
+            from recarena.scenarios.llm_run import write_unit_usage
+
+            write_unit_usage(folder, backend.usage.as_dict())
+            backend.close()
     num_items = envs.unwrapped.num_items
     ev = read_table(folder, "impressions")
     snaps = read_table(folder, "snapshots") if spec.log.snapshot_every else None
@@ -237,6 +276,8 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str) -
               "impressions": len(ev), "metrics": unit_metrics(ev, snaps, cands, num_items,
                                                                 spec.report.window),
               "wall_s": round(time.perf_counter() - t0, 3)}
+    if backend is not None:
+        result["llm"] = backend.usage.as_dict()
     tmp = folder / "unit.json.tmp"
     tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
     os.replace(tmp, folder / "unit.json")
@@ -326,7 +367,8 @@ def _progress(total: int, desc: str, quiet: bool) -> Any:
 def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | None = None,
                  workers: int = 1, backend: str = "process", resume: str | os.PathLike[str] | None = None,
                  quiet: bool = False, report: bool = True,
-                 on_unit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+                 on_unit: Callable[[dict[str, Any]], None] | None = None,
+                 llm_overrides: list[str] | tuple[str, ...] = ()) -> Path:
     """Run a scenario (or finish the run in ``resume``) and return the run folder.
 
     Args:
@@ -340,93 +382,195 @@ def run_scenario(spec: Scenario | None = None, out: str | os.PathLike[str] | Non
         quiet: no progress bar.
         report: write ``report.md`` and plots at the end.
         on_unit: called with each finished unit's result (in completion order).
+        llm_overrides: with ``resume``, ``llm.KEY=VALUE`` assignments (a larger budget, another
+            endpoint for the same model: :data:`~recarena.scenarios.llm_run.RESUME_KEYS`).
+
+    Raises:
+        BudgetExhausted: the LLM budget is spent (finished units and the cache are kept;
+            resume with a larger budget).
     """
+    from contextlib import ExitStack
+
+    from recarena.scenarios import llm_run
+
     workers = check_int(workers, "workers", 1, 256)
     if backend not in ("process", "ray"):
         raise ConfigError("backend", backend, "'process' or 'ray'")
-    if resume is not None:
-        run_dir = Path(resume)
-        manifest_path = run_dir / "manifest.json"
-        if not manifest_path.is_file():
-            raise ConfigError("--resume", str(run_dir), "a run folder with a manifest.json")
-        manifest = json.loads(manifest_path.read_text())
-        spec = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
-        check_writable(run_dir, "--resume", "a run is finished where it was started: copy "
-                       "the run folder somewhere writable and resume the copy")
-    else:
-        if not isinstance(spec, Scenario):
-            raise ConfigError("spec", spec, "a Scenario (load_scenario(...))")
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-{stamp}"
-        todo_out = ("choose another --out, in a folder you can write to" if out is not None
-                    else "run from a folder you can write to, or give --out")
-        if run_dir.is_dir() and any(run_dir.iterdir()):
-            raise ConfigError("--out", str(run_dir),
-                              "a new or empty folder (to finish an interrupted run there, "
-                              "use --resume)")
-        if run_dir.exists() and not run_dir.is_dir():
-            raise ConfigError("--out", str(run_dir), f"a folder, not an existing file; {todo_out}")
-        resolved = check_scenario(spec)
-        check_writable(run_dir, "--out", todo_out, create=True)
-        manifest = {"scenario": spec.model_dump(mode="json"), "resolved": resolved,
-                    "seeds": spec.run.seed_list(), "units": [u.key for u in units_of(spec)],
-                    "versions": _versions(), "git_commit": _git_commit(),
-                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "wall_s": None, "wall_s_parts": []}
-        _write_json(run_dir / "manifest.json", manifest)
+    if llm_overrides and resume is None:
+        raise ConfigError("llm_overrides", list(llm_overrides), "none without resume (a new "
+                          "run takes them as scenario overrides)")
+    stack = ExitStack()
+    with stack:
+        if resume is not None:
+            run_dir = Path(resume)
+            manifest_path = run_dir / "manifest.json"
+            if not manifest_path.is_file():
+                raise ConfigError("--resume", str(run_dir), "a run folder with a manifest.json")
+            manifest = json.loads(manifest_path.read_text())
+            if llm_overrides:
+                manifest["scenario"] = llm_run.resume_overrides(manifest["scenario"],
+                                                                list(llm_overrides))
+            spec = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
+            check_writable(run_dir, "--resume", "a run is finished where it was started: copy "
+                           "the run folder somewhere writable and resume the copy")
+            endpoint = stack.enter_context(llm_run.llm_endpoint(spec))
+            if llm_overrides:
+                _write_json(manifest_path, manifest)
+        else:
+            if not isinstance(spec, Scenario):
+                raise ConfigError("spec", spec, "a Scenario (load_scenario(...))")
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            run_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-{stamp}"
+            todo_out = ("choose another --out, in a folder you can write to" if out is not None
+                        else "run from a folder you can write to, or give --out")
+            if run_dir.is_dir() and any(run_dir.iterdir()):
+                raise ConfigError("--out", str(run_dir),
+                                  "a new or empty folder (to finish an interrupted run there, "
+                                  "use --resume)")
+            if run_dir.exists() and not run_dir.is_dir():
+                raise ConfigError("--out", str(run_dir), f"a folder, not an existing file; {todo_out}")
+            resolved = check_scenario(spec)
+            # the endpoint (a local server started, a probe sent) before anything is written
+            endpoint = stack.enter_context(llm_run.llm_endpoint(spec))
+            check_writable(run_dir, "--out", todo_out, create=True)
+            manifest = {"scenario": spec.model_dump(mode="json"), "resolved": resolved,
+                        "seeds": spec.run.seed_list(), "units": [u.key for u in units_of(spec)],
+                        "versions": _versions(), "git_commit": _git_commit(),
+                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "wall_s": None, "wall_s_parts": []}
+            _write_json(run_dir / "manifest.json", manifest)
+        _run_attempt(spec, run_dir, manifest, endpoint, workers, backend, quiet, on_unit)
+    finalize(run_dir, report=report)
+    return run_dir
+
+
+def _run_attempt(spec: Scenario, run_dir: Path, manifest: dict[str, Any],
+                 endpoint: dict[str, Any] | None, workers: int, backend: str, quiet: bool,
+                 on_unit: Callable[[dict[str, Any]], None] | None) -> None:
+    """Run the unfinished units once (one attempt), keeping the manifest's wall time and
+    LLM usage up to date."""
+    from recarena.scenarios import llm_run
+
     t0 = time.perf_counter()
     # one entry per attempt; a run from before wall_s_parts counts its wall_s as one attempt
     parts = list(manifest.get("wall_s_parts")
                  or ([manifest["wall_s"]] if manifest.get("wall_s") else []))
     parts.append(0.0)
+    todo = [u for u in units_of(spec) if not (run_dir / "units" / u.key / "unit.json").is_file()]
+    fields = None
+    if endpoint is not None:
+        fields = llm_run.config_fields(spec, endpoint, run_dir)
+        # "outside_units": spending no finished unit accounts for (endpoint probes, units
+        # that did not finish), over all attempts
+        info = manifest.setdefault("llm", {"outside_units": {}})
+        if endpoint.get("probe"):
+            info["outside_units"] = llm_run.add_usage(info["outside_units"], endpoint["probe"])
+        info["endpoint"] = {"base_url": "embedded local server" if endpoint["local"]
+                            else endpoint["base_url"], "local": endpoint["local"]}
+        info["config"] = llm_run.make_config(spec, fields).public()
+        if endpoint["local"]:
+            info["config"]["base_url"] = "embedded local server"
+        for u in todo:  # partial units of a killed attempt: count what they spent, once
+            folder = run_dir / "units" / u.key
+            part = llm_run.read_unit_usage(folder)
+            if part is not None:
+                info["outside_units"] = llm_run.add_usage(info["outside_units"], part)
+                _write_json(run_dir / "manifest.json", manifest)
+                (folder / "llm_usage.json").unlink(missing_ok=True)
 
-    def record_wall_time() -> None:
+    def llm_usage() -> dict[str, Any]:
+        """The run's LLM usage over all attempts: finished units, spending outside them
+        (probes, partial units counted before) and units in progress (their latest usage
+        file)."""
+        total = dict(manifest["llm"]["outside_units"])
+        for u in units_of(spec):
+            folder = run_dir / "units" / u.key
+            try:
+                part = json.loads((folder / "unit.json").read_text()).get("llm")
+            except (OSError, ValueError):
+                part = llm_run.read_unit_usage(folder)
+            if part:
+                total = llm_run.add_usage(total, part)
+        return llm_run.add_usage({}, total)
+
+    def unit_llm() -> dict[str, Any] | None:
+        return None if fields is None else {"fields": fields, "spent": llm_usage()}
+
+    def record() -> None:
         parts[-1] = round(time.perf_counter() - t0, 3)
         manifest["wall_s_parts"] = parts
         manifest["wall_s"] = round(sum(parts), 3)
+        if fields is not None:
+            manifest["llm"]["usage"] = llm_usage()
         _write_json(run_dir / "manifest.json", manifest)
 
-    record_wall_time()
-    todo = [u for u in units_of(spec) if not (run_dir / "units" / u.key / "unit.json").is_file()]
+    record()
     data = spec.model_dump(mode="json")
     bar = _progress(len(todo), spec.name, quiet)
+    stop_ticker = threading.Event()
+    if fields is not None and not bar.disable:
+        def tick() -> None:
+            while not stop_ticker.wait(1.0):
+                try:
+                    bar.set_postfix_str(llm_run.usage_text(llm_usage(),
+                                                           time.perf_counter() - t0))
+                except Exception:  # noqa: BLE001 - a progress line must never end a run
+                    pass
+
+        threading.Thread(target=tick, daemon=True, name="recarena-llm-progress").start()
 
     def done(result: dict[str, Any]) -> None:
         bar.update(1)
-        record_wall_time()  # a killed attempt keeps the time up to its last finished unit
+        record()  # a killed attempt keeps the time up to its last finished unit
         if on_unit is not None:
             on_unit(result)
 
     try:
         if backend == "ray":
-            _run_ray(data, todo, run_dir, workers, done)
+            _run_ray(data, todo, run_dir, workers, done, unit_llm)
         elif workers == 1 or len(todo) <= 1:
             for u in todo:
-                done(run_unit(data, u.seed, u.policy, str(run_dir / "units" / u.key)))
+                done(run_unit(data, u.seed, u.policy, str(run_dir / "units" / u.key),
+                              unit_llm()))
         else:
-            _run_pool(data, todo, run_dir, workers, done)
+            _run_pool(data, todo, run_dir, workers, done, unit_llm)
+    except BudgetExhausted as exc:
+        record()
+        raise BudgetExhausted(llm_run.budget_message(spec, run_dir, manifest["llm"]["usage"],
+                                                     str(exc))) from None
     finally:
+        stop_ticker.set()
         bar.close()
-    record_wall_time()
-    finalize(run_dir, report=report)
-    return run_dir
+        record()
 
 
 def _run_pool(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int,
-              done: Callable[[dict[str, Any]], None]) -> None:
+              done: Callable[[dict[str, Any]], None],
+              unit_llm: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
     import multiprocessing as mp
 
-    # spawn, not fork: workers must not inherit threads (BLAS, Ray, tqdm) or locks
+    # spawn, not fork: workers must not inherit threads (BLAS, Ray, tqdm) or locks. Units
+    # are submitted as workers free up, so that each starts with the run's latest LLM
+    # spending (its budget is what is left then)
+    pending = list(todo)
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
                              mp_context=mp.get_context("spawn"), initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(run_unit, data, u.seed, u.policy, str(run_dir / "units" / u.key))
-                   for u in todo}
+        futures: set[Any] = set()
+
+        def submit() -> None:
+            while pending and len(futures) < workers:
+                u = pending.pop(0)
+                futures.add(pool.submit(run_unit, data, u.seed, u.policy,
+                                        str(run_dir / "units" / u.key), unit_llm()))
+
         try:
+            submit()
             while futures:
                 finished, futures = wait(futures, return_when=FIRST_COMPLETED)
                 for f in finished:
                     done(f.result())
+                submit()
         except BaseException:
             for f in futures:
                 f.cancel()
@@ -467,7 +611,8 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _run_ray(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int,
-             done: Callable[[dict[str, Any]], None]) -> None:
+             done: Callable[[dict[str, Any]], None],
+             unit_llm: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
     try:
         import ray
     except ImportError:
@@ -480,7 +625,8 @@ def _run_ray(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int
     while pending or inflight:
         while pending and len(inflight) < workers:
             u = pending.pop(0)
-            inflight.append(remote.remote(data, u.seed, u.policy, str(run_dir / "units" / u.key)))
+            inflight.append(remote.remote(data, u.seed, u.policy, str(run_dir / "units" / u.key),
+                                          unit_llm()))
         ready, inflight = ray.wait(inflight, num_returns=1)
         done(ray.get(ready[0]))
 
@@ -514,6 +660,8 @@ def finalize(run_dir: str | os.PathLike[str], report: bool = True) -> dict[str, 
                "metric_descriptions": {m: METRICS[m][0] for m in METRICS},
                "higher_is_better": {m: METRICS[m][1] for m in METRICS}}
     summary |= aggregate(per_unit, [p.name for p in spec.policies], spec.baseline)
+    if manifest.get("llm", {}).get("usage") is not None:
+        summary["llm_usage"] = manifest["llm"]["usage"]
     _write_json(run_dir / "summary.json", summary)
     if report:
         from recarena.analysis.report import write_report

@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from recarena.errors import ConfigError
 
-__all__ = ["Scenario", "builtin_scenarios", "combine_errors", "describe_schema", "known_metrics",
-           "load_scenario", "parse_set", "scenario_from_dict", "scenario_text"]
+__all__ = ["LLMSection", "Scenario", "builtin_scenarios", "combine_errors", "describe_schema",
+           "known_metrics", "load_scenario", "parse_set", "scenario_from_dict", "scenario_text"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -181,6 +181,59 @@ class ReportSection(_Strict):
         return v
 
 
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class LLMSection(_Strict):
+    """The LLM endpoint of users played by an LLM (``env.config.users = "llm"``).
+
+    The key itself is never in a scenario file: ``api_key_env`` names the environment
+    variable that holds it. Keys left unset take the backend's defaults
+    (:class:`recarena.simulators.llm.LLMConfig`)."""
+
+    local: bool | Literal["auto"] = Field(
+        "auto", description="true: start the embedded local LLM (SmolLM2-135M, the "
+                            "recarena[llm-local] extra) for the run; false: use base_url (or "
+                            "$OPENAI_BASE_URL, else OpenAI); 'auto': local when none of "
+                            "base_url, model and $OPENAI_BASE_URL is set")
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint, e.g. "
+                                                   "http://localhost:8000/v1")
+    model: str | None = Field(None, description="model name (default: the backend's; the "
+                                                "local server's model when local)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="name of the environment variable "
+                                                           "that holds the API key (never the "
+                                                           "key itself)")
+    temperature: float | None = Field(None, description="sampling temperature (default 0)")
+    top_p: float | None = Field(None, description="nucleus sampling mass")
+    max_tokens: int | None = Field(None, description="reply tokens per request")
+    timeout: float | None = Field(None, description="seconds per request attempt")
+    max_retries: int | None = Field(None, description="retries of a failed request")
+    backoff: float | None = Field(None, description="first retry delay in seconds")
+    max_backoff: float | None = Field(None, description="longest retry delay in seconds")
+    concurrency: int | None = Field(None, description="requests in flight at once")
+    response_format: Literal["json_schema", "json_object", "json_object_schema",
+                             "none"] | None = Field(
+        None, description="how structured output is asked for (default json_schema; "
+                          "json_object_schema for the local server)")
+    prices: dict[str, list[float]] | None = Field(
+        None, description="model -> [USD per 1M prompt tokens, USD per 1M completion tokens]")
+    max_total_tokens: int | None = Field(None, gt=0, description="budget: tokens the run may "
+                                                                 "spend in all (over resumes)")
+    max_cost: float | None = Field(None, gt=0, description="budget: USD the run may spend in "
+                                                           "all (over resumes)")
+    cache: bool | str = Field(True, description="true: <run folder>/llm_cache.sqlite; false: "
+                                                "no cache; a path: that SQLite file (shared "
+                                                "across runs)")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        if not _ENV_VAR.fullmatch(v):
+            raise ValueError("the NAME of an environment variable (letters, digits, '_'), "
+                             "such as OPENAI_API_KEY, not the key itself")
+        return v
+
+
 class Scenario(_Strict):
     """A scenario: env, policies, run size, logging and report."""
 
@@ -191,6 +244,7 @@ class Scenario(_Strict):
     policies: list[PolicySection] = Field(min_length=1, description="the policies compared")
     log: LogSection = Field(default_factory=LogSection)  # type: ignore[arg-type]
     report: ReportSection = Field(default_factory=ReportSection)  # type: ignore[arg-type]
+    llm: LLMSection = Field(default_factory=LLMSection)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _names(self) -> Scenario:
@@ -347,9 +401,9 @@ def describe_schema() -> str:
     lines = []
     for section, model in (("", Scenario), ("env.", EnvSection), ("run.", RunSection),
                            ("policies[].", PolicySection), ("log.", LogSection),
-                           ("report.", ReportSection)):
+                           ("report.", ReportSection), ("llm.", LLMSection)):
         for key, field in model.model_fields.items():
-            if key in ("env", "run", "log", "report", "policies") and not section:
+            if key in ("env", "run", "log", "report", "policies", "llm") and not section:
                 continue
             default = "required" if field.is_required() else repr(field.get_default(
                 call_default_factory=True))
