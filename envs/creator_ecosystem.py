@@ -101,6 +101,15 @@ class CreatorEcosystemCore(SlateCore):
         report = self.world.round_report
         return {} if report is None else {"creator_round": report}
 
+    def render_row(self, row: int, out: Any | None, detail: bool) -> list[str]:
+        """The slate core's lines, the first one with the creators' state."""
+        lines = super().render_row(row, out, detail)
+        world = self.world
+        lines[0] += (f" | creator round {world.population.round}: "
+                     f"{int(world.population.alive.sum())} creators, "
+                     f"{world.catalog.size} live items")
+        return lines
+
 
 class CreatorEcosystemEnv(SlateEnv):
     """A recommender facing users *and* strategic creators (``recarena/CreatorEcosystem-v0``).

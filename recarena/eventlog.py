@@ -1,6 +1,7 @@
 """The event log: the one contract between simulation and analysis (docs/ARCHITECTURE.md).
 
-A log is a folder of Parquet files in chunks, three tables:
+A log is a folder of Parquet files in chunks, three tables and, for envs with acting
+creators, two more:
 
 ``impressions`` (one row per shown item)
     ``run, seed, policy, step, day, user_id, session_id, position, item_id, creator_id, topic,

@@ -58,6 +58,18 @@ class CreatorRound(Mapping):
     def __reduce__(self) -> tuple:
         return (CreatorRound, (self._data,))
 
+    def __eq__(self, other: object) -> bool:
+        """Same round, same numbers (arrays compared element-wise)."""
+        if not isinstance(other, CreatorRound):
+            return NotImplemented
+        a, b = self._data, other._data
+        return (a["round"], a["step"]) == (b["round"], b["step"]) and all(
+            a[part].keys() == b[part].keys()
+            and all(np.array_equal(a[part][k], b[part][k]) for k in a[part])
+            for part in ("creators", "catalog"))
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 class CreatorWorldSnapshot(NamedTuple):
     """A :class:`CreatorWorld`'s full state: the slate world's and the creators'."""
