@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from recarena.errors import ConfigError, LLMBackendError
+from recarena.errors import BudgetExhausted, ConfigError, LLMBackendError
 from recarena.scenarios.spec import Scenario
 
 __all__ = ["RESUME_KEYS", "DryBackend", "UnitProgress", "add_usage", "budget_message",
@@ -206,6 +206,13 @@ def _probe(spec: Scenario, endpoint: dict[str, Any]) -> None:
     with LLMBackend(config) as backend:
         try:
             backend.check()
+        except BudgetExhausted:
+            raise
+        except LLMBackendError as exc:
+            where = ("the embedded local server" if endpoint.get("local") else
+                     "llm.base_url, llm.model and the key in the environment variable "
+                     f"${spec.llm.api_key_env} (llm.api_key_env)")
+            raise LLMBackendError(f"{exc} [in the scenario: {where}]") from None
         finally:
             endpoint["probe"] = backend.usage.as_dict()
 

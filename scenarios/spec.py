@@ -181,7 +181,7 @@ class ReportSection(_Strict):
         return v
 
 
-_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 
 
 class LLMSection(_Strict):
@@ -229,8 +229,10 @@ class LLMSection(_Strict):
     @classmethod
     def _env_name(cls, v: str) -> str:
         if not _ENV_VAR.fullmatch(v):
-            raise ValueError("the NAME of an environment variable (letters, digits, '_'), "
-                             "such as OPENAI_API_KEY, not the key itself")
+            # the value is not shown: it may be the key itself
+            raise ConfigError("llm.api_key_env", f"<{len(v)} characters, hidden>",
+                              "the NAME of an environment variable (capital letters, digits, "
+                              "'_'), such as OPENAI_API_KEY, not the key itself")
         return v
 
 

@@ -178,3 +178,94 @@ def test_read_only_run_folder(tmp_path: Path, finished_run: Path) -> None:
         assert res.stdout == ""
     assert _snapshot(ro) == before
     assert not (ro / "new").exists()
+
+
+# ------------------------------------------------------------------ LLM endpoints
+LLM_SCENARIO = """
+name = "llm-errors"
+[env]
+id = "recarena/MovieLens-v0"
+config = {{ users = "llm" }}
+[run]
+users = 2
+steps = 1
+seeds = 1
+[[policies]]
+name = "random"
+[llm]
+local = false
+base_url = "{url}"
+model = "fake-model"
+api_key_env = "RECARENA_TEST_KEY"
+max_retries = 0
+timeout = 2
+"""
+LLM_KEY = "sk-test-SECRET-cli-errors-0123456789"
+
+# (label, extra arguments, what the fake server does, fragments the message must hold)
+LLM_BAD: list[tuple[str, list[str], str | None, list[str]]] = [
+    ("no endpoint reachable", ["--set", "llm.base_url=http://127.0.0.1:9/v1"], None,
+     ["LLM endpoint", "127.0.0.1:9"]),
+    ("key refused (401)", [], "401", ["LLM endpoint", "401", "$RECARENA_TEST_KEY"]),
+    ("unknown model (404)", ["--set", "llm.model=no-such-model"], "404",
+     ["LLM endpoint", "no-such-model"]),
+    ("not OpenAI-compatible", [], "html", ["LLM endpoint", "OpenAI"]),
+    ("budget 0", ["--set", "llm.max_cost=0"], None, ["llm.max_cost", "greater than 0"]),
+    ("key variable unset", ["--set", "llm.api_key_env=RECARENA_NO_SUCH_KEY", "--set",
+                            "llm.base_url=https://llm.example.invalid/v1"], None,
+     ["llm.api_key_env", "RECARENA_NO_SUCH_KEY", "is not set"]),
+    ("key in a file instead of its variable's name", ["--set", f"llm.api_key_env={LLM_KEY}-x"],
+     None, ["llm.api_key_env", "NAME of an environment variable", "hidden"]),
+    ("local extra missing", ["--set", "llm.local=true"], "nolocal",
+     ["llm.local", "recarena[llm-local]", "make llm-local"]),
+    ("llm table in env.config", ["--set", "env.config.llm.model=x"], None,
+     ["env.config.llm", "[llm] section"]),
+    ("dry run with --resume", ["--dry-run", "--resume", "{tmp}"], None, ["--resume"]),
+]
+
+
+@pytest.mark.parametrize(("label", "extra", "server_does", "fragments"), LLM_BAD,
+                         ids=[b[0] for b in LLM_BAD])
+def test_bad_llm_input(label: str, extra: list[str], server_does: str | None,
+                       fragments: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 2, one line, no traceback, never the key, nothing written or sent twice."""
+    pytest.importorskip("openai")
+    from tests.llm.fake_openai import FakeOpenAI
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECARENA_TEST_KEY", LLM_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with FakeOpenAI() as server:
+        if server_does == "401":
+            server.api_key = "sk-another-key"
+        elif server_does == "404":
+            server.known_models = {"fake-model"}
+        elif server_does == "html":
+            server.script("html")
+        elif server_does == "nolocal":
+            from recarena.simulators.llm import local
+
+            monkeypatch.setattr(local, "_has_module", lambda name: name != "llama_cpp")
+        scen = tmp_path / "s.toml"
+        text = LLM_SCENARIO.format(url=server.url)
+        if server_does == "nolocal":  # the embedded server, asked for
+            text = "\n".join(line for line in text.splitlines()
+                             if not line.startswith(("base_url", "model")))
+        scen.write_text(text)
+        if "{tmp}" in extra:  # options that need no scenario
+            args = ["run", *[a.replace("{tmp}", ".") for a in extra]]
+        else:
+            args = ["run", "s.toml", "--out", "o", "--quiet", *extra]
+        before = _snapshot(tmp_path)
+        rc = main(args)
+        out, err = capsys.readouterr()
+        assert server.count <= 1  # at most the one probe
+    assert rc == 2, (rc, err)
+    _one_paragraph(err)
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert LLM_KEY not in err and LLM_KEY not in out
+    assert out == "", out
+    assert _snapshot(tmp_path) == before
+    assert not (tmp_path / "o").exists()
