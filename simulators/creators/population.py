@@ -401,7 +401,9 @@ class CreatorPopulation:
         int, "effort": (M,) float in [0, 1]}`` given from outside for every slot (an
         entry for a free slot is ignored): each live creator then produces all its items
         on its topic with that effort; beliefs and viability are kept as for the others,
-        slow thinking is skipped.
+        slow thinking is skipped. Actions are per slot and apply after this round's exits
+        and entries: a creator entering at this round's end produces with its slot's
+        action (read ``creator_id`` after the call to see who held which slot).
 
         Returns the round's record: ``income`` ``(M, T)``, ``engagement``, ``left``,
         ``entered`` ``(M,)``, and ``items`` (:class:`NewItems`)."""
