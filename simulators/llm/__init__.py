@@ -41,6 +41,6 @@ _EXPORTS.update({
     "movielens_personas": "recarena.simulators.llm.persona",
     "read_personas": "recarena.simulators.llm.persona",
     "write_personas": "recarena.simulators.llm.persona",
-    "UserMemory": "recarena.simulators.llm.memory",
+    "RowMemory": "recarena.simulators.llm.memory",
 })
 __all__ = sorted(_EXPORTS)

@@ -47,9 +47,12 @@ reproducibility      requests are deterministic functions of the state and the s
                      spent budget) propagate out of the env's ``step``
 ===================  ==========================================================================
 
-Memory and instructions live beside the world's :class:`UserBatch` (keyed by the state
-object and, per row, by ``user_id``). A world restored from a snapshot has a copied
-state, so its LLM users start with empty memories.
+Memories (with instructions and personas) are part of the user state: the model's
+:meth:`~LLMUserModel.initial_state` makes an :class:`LLMUserBatch`, whose ``memory``
+holds one immutable :class:`~recarena.simulators.llm.memory.RowMemory` per user. So a
+replaced user starts with an empty memory, and world snapshots (common random numbers,
+RL checkpoints) copy, restore and pickle memories with the rest of the state: a resumed
+run sends the same prompts and replays from the cache.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from recarena.errors import ConfigError
-from recarena.simulators.llm.memory import MemoryEntry, UserMemory
+from recarena.simulators.llm.memory import EMPTY_MEMORY, MemoryEntry
 from recarena.simulators.llm.persona import Persona, interest_persona
 from recarena.simulators.llm.prompts import (
     MAX_TEXT,
@@ -81,7 +84,7 @@ from recarena.simulators.records import Items, UserBatch
 from recarena.simulators.users.model import UserModel
 from recarena.validation import check_float, check_int
 
-__all__ = ["DECIDED_BY", "INSTRUCTION_CHARSET", "LLMUserModel", "MovieLensPersonas",
+__all__ = ["DECIDED_BY", "INSTRUCTION_CHARSET", "LLMUserBatch", "LLMUserModel", "MovieLensPersonas",
            "PersonaSource", "TopicPersonas", "llm_user_rows", "movielens_texts",
            "parse_genre_instruction", "sanitise_instruction"]
 
@@ -240,14 +243,19 @@ def parse_genre_instruction(text: str, genre_names: Sequence[str]) -> np.ndarray
     return out
 
 
-class _Runtime:
-    """What an :class:`LLMUserModel` keeps beside one world's user state."""
+@dataclass(eq=False)
+class LLMUserBatch(UserBatch):
+    """:class:`UserBatch` with what LLM-played users carry, so that it is replaced with the
+    user, copied by world snapshots, restored with them and pickled with checkpoints.
 
-    def __init__(self, memory: UserMemory) -> None:
-        self.memory = memory
-        self.persona: list[str] = []
-        self.leaving = np.zeros(0, dtype=bool)
-        self.info: dict[str, np.ndarray] | None = None
+    Attributes:
+        memory: object ``(N,)``; each user's :class:`~recarena.simulators.llm.memory.RowMemory`
+            (immutable: a snapshot never shares changes with the live state).
+        llm_leave: bool ``(N,)``; the LLM said ``leave`` in the user's latest step.
+    """
+
+    memory: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    llm_leave: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 # --------------------------------------------------------------------------- the model
@@ -314,16 +322,16 @@ class LLMUserModel(UserModel):
         check_int(self.reflect_every, "LLMUserModel.reflect_every", 0)
         check_int(self.low_rating, "LLMUserModel.low_rating", 0, 5)
         check_int(self.instruction_length, "LLMUserModel.instruction_length", 1, 10_000)
-        object.__setattr__(self, "_runtimes", weakref.WeakKeyDictionary())
+        object.__setattr__(self, "_last_info", weakref.WeakKeyDictionary())
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_runtimes", None)  # per-world bookkeeping, not part of the model
+        state.pop("_last_info", None)  # the latest step's info per world, not the model
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        object.__setattr__(self, "_runtimes", weakref.WeakKeyDictionary())
+        object.__setattr__(self, "_last_info", weakref.WeakKeyDictionary())
 
     @classmethod
     def from_model(cls, base: UserModel, backend: Any, **options: Any) -> LLMUserModel:
@@ -335,28 +343,20 @@ class LLMUserModel(UserModel):
         kw = {f.name: getattr(base, f.name) for f in dataclasses.fields(UserModel)}
         return cls(**kw, backend=backend, **options)
 
-    # ----------------------------------------------------------------- bookkeeping
-    def _runtime(self, state: UserBatch) -> _Runtime:
-        rts = self._runtimes  # type: ignore[attr-defined]
-        rt = rts.get(state)
-        if rt is None:
-            rt = _Runtime(UserMemory(self.memory_length, self.reflect_every,
-                                     len(self.genre_names)))
-            rts[state] = rt
-        return rt
+    # ----------------------------------------------------------------- state
+    def initial_state(self, n: int, feature_dim: int, num_topics: int,
+                      rng: np.random.Generator) -> LLMUserBatch:
+        """The base model's fresh users (the same draws), with empty memories."""
+        base = super().initial_state(n, feature_dim, num_topics, rng)
+        return LLMUserBatch(**vars(base), memory=np.full(n, EMPTY_MEMORY, dtype=object),
+                            llm_leave=np.zeros(n, dtype=bool))
 
-    def _sync(self, state: UserBatch) -> _Runtime:
-        rt = self._runtime(state)
-        n = state.size
-        if len(rt.persona) != n:
-            rt.persona = [""] * n
-        cleared = rt.memory.sync(state.user_id)
-        if cleared.size:
-            for r, text in zip(cleared.tolist(), self.personas.describe(state, cleared),
-                               strict=True):
-                rt.persona[r] = text
-        rt.leaving = np.zeros(n, dtype=bool)
-        return rt
+    @staticmethod
+    def _check_state(state: UserBatch) -> LLMUserBatch:
+        if not isinstance(state, LLMUserBatch):
+            raise ConfigError("LLMUserModel state", type(state).__name__,
+                              "an LLMUserBatch made by LLMUserModel.initial_state")
+        return state
 
     # ----------------------------------------------------------------- the step
     def respond_parts(self, state: UserBatch, items: Items, rng: np.random.Generator,
@@ -366,24 +366,30 @@ class LLMUserModel(UserModel):
         from recarena.simulators.llm import LLMRequest
 
         n, k = scores.shape
-        rt = self._sync(state)
-        mem = rt.memory
+        state = self._check_state(state)
+        mem = state.memory
+        new = np.flatnonzero([m.persona == "" for m in mem])
+        if new.size:  # users at their first step: their persona
+            for r, text in zip(new.tolist(), self.personas.describe(state, new), strict=True):
+                mem[r] = mem[r].replace(persona=text or " ")
         clicked, examined = self.choice.sample(scores, rng)
         clicked, examined = np.array(clicked, dtype=bool), np.array(examined, dtype=bool)
         seeds = rng.integers(0, 2 ** 63 - 1, size=n, dtype=np.int64)
-        ask = llm_user_rows(state.user_id, self.llm_fraction, self.llm_seed)
-        ask &= mem.steps % self.llm_every == 0
-        rows = np.flatnonzero(ask)
+        is_llm = llm_user_rows(state.user_id, self.llm_fraction, self.llm_seed)
+        steps = np.fromiter((m.steps for m in mem), dtype=np.int64, count=n)
+        rows = np.flatnonzero(is_llm & (steps % self.llm_every == 0))
         decided = np.full(n, "model", dtype="<U8")
         rating = np.zeros(n, dtype=np.int64)
         reason = np.full(n, "", dtype=object)
         instruction = np.full(n, "", dtype=object)
         leave = np.zeros(n, dtype=bool)
         tokens = np.zeros((2, n), dtype=np.int64)
-        texts = self.item_texts(items)
+        llm_rows = np.flatnonzero(is_llm)  # (only LLM users need texts and memories)
+        texts = self.item_texts(_rows_of(items, llm_rows)) if llm_rows.size else []
+        text_of = dict(zip(llm_rows.tolist(), texts, strict=True))
         replies: dict[int, UserDecision] = {}
         if rows.size:
-            requests = [LLMRequest(decision_messages(rt.persona[r], mem.text(r), texts[r]),
+            requests = [LLMRequest(decision_messages(mem[r].persona, mem[r].text(), text_of[r]),
                                    int(seeds[r]), f"user {int(state.user_id[r])}")
                         for r in rows.tolist()]
             decisions = self.backend.decide(requests, UserDecision)
@@ -404,33 +410,30 @@ class LLMUserModel(UserModel):
                 leave[r] = v.leave
         watch, liked, shared, followed = self.signals.sample(
             items, clicked, scores, state.budget if self.budget is not None else None, rng)
-        rt.leaving = leave
+        state.llm_leave[:] = leave
         if self.budget is not None and leave.any():  # the session is over: nothing left
             state.budget[leave] = np.minimum(state.budget[leave], 0.0)
-        # instructions: where the user leaves or rates low, and says something
-        for r, v in replies.items():
-            low = 0 < rating[r] <= self.low_rating
-            if not (v.leave or low):
-                continue
-            text = sanitise_instruction(v.instruction, self.instruction_length)
-            vec = self._genre_vector(text, v.more_genres, v.less_genres)
-            if text or vec.any():
-                mem.instruction[r] = text
-                mem.instruction_genres[r] = vec
-                instruction[r] = text
-        # memory: every row remembers what it watched
+        # memories of the LLM users: what they watched, and instructions where the user
+        # leaves or rates low and says something
         pos = np.where(clicked.any(axis=1), clicked.argmax(axis=1), -1)
-        shown = k
-        for r in range(n):
+        for r in llm_rows.tolist():
             p = int(pos[r])
-            mem.record(r, MemoryEntry(
-                None if p < 0 else texts[r][p],
-                int(rating[r]) or None, reason[r], shown))
-        mem.advance()
-        self._reflect(state, rt, seeds)
-        rt.info = {"decided_by": decided, "rating": rating, "reason": reason,
-                   "leave": leave, "instruction": instruction,
-                   "prompt_tokens": tokens[0], "completion_tokens": tokens[1]}
+            m = mem[r].remember(MemoryEntry(None if p < 0 else text_of[r][p],
+                                            int(rating[r]) or None, reason[r], k),
+                                self.memory_length)
+            v = replies.get(r)
+            if v is not None and (v.leave or 0 < rating[r] <= self.low_rating):
+                text = sanitise_instruction(v.instruction, self.instruction_length)
+                vec = self._genre_vector(text, v.more_genres, v.less_genres)
+                if text or vec.any():
+                    m = m.replace(instruction=text, instruction_genres=tuple(vec.tolist()))
+                    instruction[r] = text
+            mem[r] = m
+        self._reflect(state, llm_rows, seeds)
+        self._last_info[state] = {  # type: ignore[attr-defined]
+            "decided_by": decided, "rating": rating, "reason": reason, "leave": leave,
+            "instruction": instruction, "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1]}
         return clicked, examined, watch, liked, shared, followed
 
     def _genre_vector(self, text: str, more: Sequence[str], less: Sequence[str]) -> np.ndarray:
@@ -446,33 +449,27 @@ class LLMUserModel(UserModel):
                     vec[j] = sign
         return vec
 
-    def _reflect(self, state: UserBatch, rt: _Runtime, seeds: np.ndarray) -> None:
+    def _reflect(self, state: LLMUserBatch, llm_rows: np.ndarray, seeds: np.ndarray) -> None:
         """Reflections of the LLM users due this step: one batched call; a fallback gets
         the deterministic summary."""
         from recarena.simulators.llm import LLMRequest
 
-        mem = rt.memory
-        due = mem.due()
-        if due.size == 0:
-            return
-        due = due[llm_user_rows(state.user_id[due], self.llm_fraction, self.llm_seed)]
-        if due.size == 0:
+        mem = state.memory
+        due = [r for r in llm_rows.tolist() if mem[r].reflects(self.reflect_every)]
+        if not due:
             return
         # the reflection's seed is derived from the step's seed (no extra draws)
-        requests = [LLMRequest(reflection_messages(rt.persona[r], mem.text(r)),
+        requests = [LLMRequest(reflection_messages(mem[r].persona, mem[r].text()),
                                int((int(seeds[r]) + 1) % (2 ** 63)),
-                               f"reflect {int(state.user_id[r])}") for r in due.tolist()]
-        for r, d in zip(due.tolist(), self.backend.decide(requests, Reflection), strict=True):
+                               f"reflect {int(state.user_id[r])}") for r in due]
+        for r, d in zip(due, self.backend.decide(requests, Reflection), strict=True):
             summary = "" if d.value is None else " ".join(d.value.summary.split())[:MAX_TEXT]
-            mem.reflection[r] = summary or mem.fallback_summary(r)
+            mem[r] = mem[r].replace(reflection=summary or mem[r].fallback_summary())
 
     def has_left(self, state: UserBatch) -> np.ndarray:
         """The base model's leaving, or the LLM said ``leave`` this step."""
         left = super().has_left(state)
-        rt = self._runtimes.get(state)  # type: ignore[attr-defined]
-        if rt is not None and rt.leaving.shape == left.shape:
-            left = left | rt.leaving
-        return left
+        return left | state.llm_leave if isinstance(state, LLMUserBatch) else left
 
     def close(self) -> None:
         """Close the backend if this model owns it (an env made it from a config)."""
@@ -486,10 +483,8 @@ class LLMUserModel(UserModel):
         ``instruction`` (given this step, else empty), ``prompt_tokens`` and
         ``completion_tokens`` (0 where no request was made; a cache replay reports what
         the reply cost when it was paid)."""
-        rt = self._runtimes.get(state)  # type: ignore[attr-defined]
-        if rt is None or rt.info is None:
-            return {}
-        return {key: arr.copy() for key, arr in rt.info.items()}
+        info = self._last_info.get(state)  # type: ignore[attr-defined]
+        return {} if info is None else {key: arr.copy() for key, arr in info.items()}
 
     def instruction_spaces(self) -> dict[str, Any]:
         """The observation entries of the ``instruction`` part: ``instruction`` (Gymnasium
@@ -509,18 +504,22 @@ class LLMUserModel(UserModel):
         """The users' latest instructions (empty for a user who gave none): ``instruction``
         ``(N,)`` object array of str, ``instruction_genres`` ``(N, G)``."""
         rows = np.arange(state.size) if rows is None else np.asarray(rows, dtype=np.int64)
-        text = np.full(rows.size, "", dtype=object)
-        vec = np.zeros((rows.size, len(self.genre_names)), dtype=np.float32)
-        rt = self._runtimes.get(state)  # type: ignore[attr-defined]
-        if rt is not None:
-            ok = rt.memory.current(state.user_id[rows], rows)
-            for i in np.flatnonzero(ok).tolist():
-                text[i] = rt.memory.instruction[int(rows[i])]
-            vec[ok] = rt.memory.instruction_genres[rows[ok]]
+        mem = self._check_state(state).memory[rows]
+        text = np.array([m.instruction for m in mem], dtype=object)
+        g = len(self.genre_names)
+        vec = np.array([m.instruction_genres or (0.0,) * g for m in mem],
+                       dtype=np.float32).reshape(rows.size, g)
         out = {"instruction": text}
-        if self.genre_names:
+        if g:
             out["instruction_genres"] = vec
         return out
+
+
+def _rows_of(items: Items, rows: np.ndarray) -> Items:
+    """The items of the users at ``rows``."""
+    if rows.size == items.item_id.shape[0]:
+        return items
+    return Items(*(field_[rows] for field_ in items))
 
 
 def movielens_texts(fitted: Any) -> CatalogTexts:

@@ -325,3 +325,31 @@ def test_personas_of_fitted_and_new_users_and_from_a_file(fake_openai, backend, 
     run(make(backend, n=6, personas=str(path), new_user_share=0.0), 1)
     assert all("You like Zorro movies." in b["messages"][0]["content"]
                for b in fake_openai.requests[-6:])
+
+
+def test_snapshots_carry_the_memories(fake_openai, llm_config, tmp_path) -> None:
+    """A restored (and pickled) snapshot resumes with the users' memories: the same
+    prompts again, all answered from the cache, the same steps."""
+    import pickle
+
+    fake_openai.responder = lambda body: (
+        json.dumps({"summary": f"s{body['seed'] % 83}"}) if schema_name(body) == "Reflection"
+        else reply(choice=1 + body["seed"] % 10, rating=3, reason=f"r{body['seed'] % 89}"))
+    acts = slates(2, 6)
+    with LLMBackend(llm_config(fake_openai, cache=str(tmp_path / "c.sqlite"))) as b:
+        envs = make(b, n=2, reflect_every=2)
+        envs.reset(seed=4)
+        for a in acts[:2]:
+            envs.step(a)
+        snap = pickle.dumps(envs.snapshot())
+        first = [envs.step(a) for a in acts[2:]]
+        sent = fake_openai.count
+        envs.restore(pickle.loads(snap))
+        again = [envs.step(a) for a in acts[2:]]
+    assert fake_openai.count == sent  # every prompt was seen before
+    for (_, r1, t1, _, i1), (_, r2, t2, _, i2) in zip(first, again, strict=True):
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(t1, t2)
+        np.testing.assert_array_equal(i1["response"].clicked, i2["response"].clicked)
+        np.testing.assert_array_equal(i1["llm"]["reason"], i2["llm"]["reason"])
+        assert set(i2["llm"]["decided_by"]) == {"cache"}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from recarena.errors import ConfigError, DataError
-from recarena.simulators.llm.memory import MemoryEntry, UserMemory
+from recarena.simulators.llm.memory import EMPTY_MEMORY, MemoryEntry
 from recarena.simulators.llm.persona import (
     Persona,
     interest_persona,
@@ -135,19 +135,20 @@ def test_item_texts_and_prompt() -> None:
     assert "1. C (2002) [Drama, War]\n2. A (2000) [Comedy]" in msgs[1]["content"]
 
 
-def test_memory_keeps_the_last_entries_and_resets_for_a_new_user() -> None:
-    mem = UserMemory(length=2, reflect_every=2)
-    assert mem.sync(np.array([10, 11])).tolist() == [0, 1]
+def test_memory_keeps_the_last_entries_and_reflects_on_schedule() -> None:
+    mem = EMPTY_MEMORY
+    skipped = EMPTY_MEMORY
+    due = []
     for step in range(3):
-        mem.record(0, MemoryEntry(f"m{step}", 4, "nice", 5))
-        mem.record(1, MemoryEntry(None, None, "", 5))
-        mem.advance()
-        assert mem.due().tolist() == ([0, 1] if step == 1 else [])
-    assert mem.text(0) == "- watched m1, rated 4/5 (nice)\n- watched m2, rated 4/5 (nice)"
-    assert mem.fallback_summary(0) == ("In the last 2 slates you watched 2 movie(s): m1; m2. "
-                                       "Average rating 4.0/5.")
-    assert mem.fallback_summary(1) == ("In the last 2 slates you watched 0 movie(s). "
-                                       "You skipped 2 slate(s).")
-    assert mem.sync(np.array([10, 12])).tolist() == [1]  # row 1 has a new user
-    assert mem.entries[1] == [] and mem.steps.tolist() == [3, 0] and len(mem.entries[0]) == 2
-    assert mem.current(np.array([10, 11]), np.array([0, 1])).tolist() == [True, False]
+        mem = mem.remember(MemoryEntry(f"m{step}", 4, "nice", 5), length=2)
+        skipped = skipped.remember(MemoryEntry(None, None, "", 5), length=2)
+        due.append(mem.reflects(2))
+    assert due == [False, True, False] and mem.steps == 3
+    assert mem.text() == "- watched m1, rated 4/5 (nice)\n- watched m2, rated 4/5 (nice)"
+    assert mem.fallback_summary() == ("In the last 2 slates you watched 2 movie(s): m1; m2. "
+                                      "Average rating 4.0/5.")
+    assert skipped.fallback_summary() == ("In the last 2 slates you watched 0 movie(s). "
+                                          "You skipped 2 slate(s).")
+    assert mem.replace(reflection="meh").text().startswith("Reflection: meh\n- watched m1")
+    assert EMPTY_MEMORY.entries == () and not EMPTY_MEMORY.reflects(2)  # records are immutable
+    assert EMPTY_MEMORY.remember(MemoryEntry("x", None, "", 5), length=0).entries == ()
