@@ -186,7 +186,7 @@ class FakeOpenAI:
 
     def start(self) -> FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -271,6 +271,13 @@ class FakeOpenAI:
         if behaviour == "nochoices":
             return 200, {"Content-Type": "application/json"}, b'{"hello": "world"}'
         raise ValueError(f"unknown fake behaviour {behaviour!r}")
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of new connections overflows it
+    # and the kernel makes the extra clients retry their SYN a second later
+    request_queue_size = 1024
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):
