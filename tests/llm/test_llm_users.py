@@ -353,3 +353,34 @@ def test_snapshots_carry_the_memories(fake_openai, llm_config, tmp_path) -> None
         np.testing.assert_array_equal(i1["response"].clicked, i2["response"].clicked)
         np.testing.assert_array_equal(i1["llm"]["reason"], i2["llm"]["reason"])
         assert set(i2["llm"]["decided_by"]) == {"cache"}
+
+
+def test_llm_users_in_an_env_without_titles(fake_openai, backend) -> None:
+    """Slate-v0 (RecSim-style items): synthetic item texts and topic personas; whoever
+    says leave leaves (the base model's budget and satisfaction still end sessions too)."""
+    import re
+
+    from recarena.envs.slate import SlateEnvConfig
+
+    def responder(body: dict) -> str:
+        second = user_text(body).split("\n2. ")[1].split("\n")[0]
+        topic = int(re.search(r"about topic (\d+),", second).group(1))
+        return reply(choice=2, rating=5, leave=topic % 2 == 0)
+
+    fake_openai.responder = responder
+    users = LLMUserModel.from_model(SlateEnvConfig().user_model, backend)
+    envs = gym.make_vec("recarena/Slate-v0", num_envs=3, vectorization_mode="vector_entry_point",
+                        user_model=users, horizon=5)
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    said = 0
+    for _ in range(4):
+        _, _, term, _, info = envs.step(envs.action_space.sample())
+        assert info["response"].clicked[:, 1].all()  # item 2 everywhere
+        leave = info["llm"]["leave"]
+        assert (term[leave]).all() and (info["response"].left[leave]).all()
+        said += int(leave.sum())
+    assert 0 < said < 12
+    body = fake_openai.requests[0]
+    assert "You are most interested in topic" in body["messages"][0]["content"]
+    assert "\n1. a " in user_text(body) and "-minute clip about topic" in user_text(body)
