@@ -362,26 +362,27 @@ class CreatorPopulation:
             raise ConfigError("actions['effort']", effort, f"({m},) floats in [0, 1]")
         return topic.astype(np.int64), effort.astype(np.float64)
 
-    def produce(self, rng: np.random.Generator,
-                actions: Mapping[str, Any] | None = None) -> NewItems:
-        """Every live creator's ``budget`` items of this round (rules 6 and 7)."""
+    def produce(self, rng: np.random.Generator, actions: Mapping[str, Any] | None = None,
+                controlled: np.ndarray | None = None) -> NewItems:
+        """Every live creator's ``budget`` items of this round (rules 6 and 7); with
+        ``actions``, the creators in ``controlled`` (bool ``(M,)``; default: every live
+        one) take their topic and effort from them instead."""
         p = self.params
         slots = np.flatnonzero(self.alive)
         counts = self.budget[slots]
         rep = np.repeat(slots, counts)
         b = rep.size
-        if actions is None:
-            cum = np.cumsum(self.topic_probabilities()[slots], axis=1)
-            u = rng.random(b)
-            row = np.repeat(np.arange(slots.size), counts)
-            topic = (cum[row] < u[:, None] * cum[row, -1:]).sum(axis=1)
-            np.minimum(topic, self.num_topics - 1, out=topic)
-            effort = self.effort[rep]
-        else:
+        cum = np.cumsum(self.topic_probabilities()[slots], axis=1)
+        u = rng.random(b)
+        row = np.repeat(np.arange(slots.size), counts)
+        topic = (cum[row] < u[:, None] * cum[row, -1:]).sum(axis=1)
+        np.minimum(topic, self.num_topics - 1, out=topic)
+        if actions is not None:
             topic_a, effort_a = self.check_actions(actions)
-            self.effort[slots] = np.maximum(effort_a[slots], 0.0)
-            topic = topic_a[rep]
-            effort = effort_a[rep]
+            ctrl = self.alive.copy() if controlled is None else controlled & self.alive
+            self.effort[ctrl] = effort_a[ctrl]
+            topic = np.where(ctrl[rep], topic_a[rep], topic)
+        effort = self.effort[rep]
         z = rng.standard_normal(b)
         quality = (p.quality_low + (p.quality_high - p.quality_low)
                    * self.expertise[rep, topic] * effort + p.quality_noise * z)
@@ -401,9 +402,9 @@ class CreatorPopulation:
         int, "effort": (M,) float in [0, 1]}`` given from outside for every slot (an
         entry for a free slot is ignored): each live creator then produces all its items
         on its topic with that effort; beliefs and viability are kept as for the others,
-        slow thinking is skipped. Actions are per slot and apply after this round's exits
-        and entries: a creator entering at this round's end produces with its slot's
-        action (read ``creator_id`` after the call to see who held which slot).
+        slow thinking is skipped. Actions are per slot and apply to the creators who were
+        alive in the round and stay (a slot's action is its creator's); a creator entering
+        at this round's end follows its own model in its first round.
 
         Returns the round's record: ``income`` ``(M, T)``, ``engagement``, ``left``,
         ``entered`` ``(M,)``, and ``items`` (:class:`NewItems`)."""
@@ -441,7 +442,7 @@ class CreatorPopulation:
             revise = stay & (self.age % p.revision_every == 0)
             if revise.any():
                 self._revise(np.flatnonzero(revise))
-        self.alive = stay
+        self.alive = stay.copy()  # (entries below mark their slots alive; stay stays as it is)
         self.creator_id[left] = -1  # (the record keeps the ids: the caller read them before)
         # 5. entry
         free = np.flatnonzero(~self.alive)
@@ -452,7 +453,7 @@ class CreatorPopulation:
         entered[new] = True
         self.round += 1
         # 6-7. production
-        items = self.produce(rng, actions)
+        items = self.produce(rng, actions, stay)
         np.add.at(self.window_utility, items.slot, -p.effort_cost * self.effort[items.slot])
         return {"income": income, "engagement": signal, "left": left, "entered": entered,
                 "items": items, "arrivals": np.asarray(arrivals)}

@@ -365,6 +365,20 @@ def test_controlled_creators_produce_what_they_are_told() -> None:
     np.testing.assert_allclose(q, -1.0 + 3.0 * e)
 
 
+def test_actions_steer_the_creators_alive_in_the_round_and_entrants_follow_their_model() -> None:
+    pop = _population(num_creators=4, initial_creators=2, num_topics=4, entry_rate=50.0,
+                      budget_low=40, budget_high=40)
+    actions = {"topic": np.full(4, 3), "effort": np.full(4, 0.9)}
+    rec = pop.step_round(_feedback(4, 4, clicks=np.ones((4, 4))), np.random.default_rng(0),
+                         actions)
+    items = rec["items"]
+    assert rec["entered"].tolist() == [False, False, True, True]
+    assert np.all(items.topic[items.slot < 2] == 3)
+    assert pop.effort.tolist() == [0.9, 0.9, 0.5, 0.5]
+    for slot in (2, 3):  # 40 softmax draws over 4 topics: not all on topic 3
+        assert np.any(items.topic[items.slot == slot] != 3)
+
+
 def test_uniform_distinct_candidates() -> None:
     rng = np.random.default_rng(0)
     for m in (20, 30, 500):
