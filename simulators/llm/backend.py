@@ -328,6 +328,7 @@ class LLMBackend:
         prompt when ``response_format="json_schema"``. ``completion_tokens`` per reply
         defaults to ``max_tokens`` (an upper bound). Prompt tokens are estimated
         (``tokenizer`` says how)."""
+        self._check_open()
         cfg = self.config
         per_reply = cfg.max_tokens if completion_tokens is None else completion_tokens
         from recarena.validation import check_int
@@ -393,6 +394,23 @@ class LLMBackend:
     def _check_open(self) -> None:
         if self._closed:
             raise LLMBackendError("this LLMBackend is closed: create a new one")
+        if self._pid != os.getpid():
+            # a forked child (a scenario worker): the parent's thread, loop, sockets and
+            # SQLite connection are not usable here; start afresh on the same cache file
+            self._pid = os.getpid()
+            self._loop = self._thread = self._client = self._sem = self._budget = None
+            self._reserved = [0, 0.0]
+            if self._cache is not None:
+                self._cache = ReplyCache(self._cache.path)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for a spawned worker) as its config and usage; the progress hook, a
+        local display, is left behind."""
+        return {"config": self.config, "usage": self.usage}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"])  # type: ignore[misc]
+        self.usage = state["usage"]
 
     def _settings(self, schema_json: dict) -> str:
         cfg = self.config
@@ -406,10 +424,9 @@ class LLMBackend:
         return text
 
     def _run(self, coro: Any) -> Any:
-        """Run ``coro`` on the backend's loop (started on first use, and again in a forked
-        child) and wait for it; fatal outcomes become LLMBackendError."""
-        if self._loop is None or self._pid != os.getpid():
-            self._pid = os.getpid()
+        """Run ``coro`` on the backend's loop (started on first use) and wait for it; fatal
+        outcomes become LLMBackendError."""
+        if self._loop is None:
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever,
                                             name="recarena-llm", daemon=True)

@@ -309,6 +309,41 @@ def test_two_backends_share_one_cache_file(fake_openai, llm_config, tmp_path):
         d.raw for d in out[1][:12]]
 
 
+def test_each_reply_is_committed_as_it_arrives(fake_openai, llm_config, tmp_path):
+    """A killed run loses nothing paid for: when a decision is reported, its reply is already
+    in the file, visible to another connection (another process)."""
+    cfg = llm_config(fake_openai, cache=tmp_path / "c.sqlite", concurrency=2)
+    reader = ReplyCache(cfg.cache)
+    stored = []
+    with LLMBackend(cfg, progress=lambda u: stored.append((u.llm, len(reader)))) as backend:
+        backend.decide(requests(6), Choice)
+    assert stored == [(i, i) for i in range(1, 7)]
+
+
+def test_a_forked_or_pickled_backend_starts_afresh(fake_openai, llm_config, tmp_path):
+    import multiprocessing
+    import pickle
+
+    cfg = llm_config(fake_openai, cache=tmp_path / "c.sqlite")
+    with LLMBackend(cfg) as backend:
+        backend.decide(requests(3), Choice)  # the parent's loop thread and connection exist
+
+        def child(queue) -> None:
+            got = backend.decide(requests(6), Choice)  # 3 cached, 3 new
+            queue.put([d.decided_by for d in got])
+
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        proc = ctx.Process(target=child, args=(queue,))
+        proc.start()
+        assert queue.get(timeout=30) == ["cache"] * 3 + ["llm"] * 3
+        proc.join(30)
+        clone = pickle.loads(pickle.dumps(backend))
+        assert clone.usage.llm == 3 and FAKE_KEY.encode() not in pickle.dumps(backend.usage)
+        assert counts(clone.decide(requests(7), Choice)) == {"llm": 1, "cache": 6, "fallback": 0}
+        clone.close()
+
+
 def test_a_damaged_cache_file_is_a_data_error(tmp_path):
     bad = tmp_path / "c.sqlite"
     bad.write_bytes(b"this is not sqlite" * 100)
