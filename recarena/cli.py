@@ -450,7 +450,48 @@ def fidelity_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+#: the options of each ``recarena validate`` dataset (refused with the other one)
+_LLM_OPTIONS = ("base_url", "model", "api_key_env", "users", "pairs", "cache", "local",
+                "timeout", "max_retries", "max_cost", "response_format")
+_MOVIELENS_OPTIONS = ("data", "obd", "strict")
+
+
+def _cmd_validate_llm(args: argparse.Namespace) -> int:
+    """``recarena validate llm``: LLM-user fidelity (recarena.simulators.llm.fidelity)."""
+    from recarena.simulators.llm.fidelity import validate_llm
+
+    t0 = time.perf_counter()
+    report = validate_llm(args.base_url, args.model, args.api_key_env,
+                          20 if args.users is None else args.users,
+                          5 if args.pairs is None else args.pairs, args.seed, args.cache,
+                          args.local, args.timeout,
+                          4 if args.max_retries is None else args.max_retries, args.max_cost,
+                          args.response_format)
+    n = report.notes
+    print(f"LLM-user fidelity on held-out MovieLens ({n.get('dataset')}): personas from each "
+          f"user's earlier {1 - n.get('holdout', 0.2):.0%} of ratings, questions on the later "
+          f"{n.get('holdout', 0.2):.0%} (Agent4Rec / SimUSER protocol; seed {args.seed})\n")
+    print(report.table())
+    print(f"({time.perf_counter() - t0:.1f} s)")
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(report.as_dict(), indent=1, default=float)
+                                       + "\n")
+        except OSError as exc:
+            raise _os_error(exc, "--json", "choose a file in a folder you can write to") from None
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
+    mine, other = ((_LLM_OPTIONS, _MOVIELENS_OPTIONS) if args.dataset == "llm"
+                   else (_MOVIELENS_OPTIONS, _LLM_OPTIONS))
+    for name in other:
+        if getattr(args, name) not in (None, False):
+            raise ConfigError("--" + name.replace("_", "-"), getattr(args, name),
+                              f"no such option for `validate {args.dataset}` (its options: "
+                              + ", ".join("--" + m.replace("_", "-") for m in mine) + ")")
+    if args.dataset == "llm":
+        return _cmd_validate_llm(args)
     t0 = time.perf_counter()
     res = validate_movielens(args.data, args.obd, args.seed)
     fit = res["fit"]
@@ -592,7 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="fit simulated users to real logs and measure their "
                        "fidelity on held-out data")
-    p.add_argument("dataset", choices=["movielens"], help="what to validate")
+    p.add_argument("dataset", choices=["movielens", "llm"], help="what to validate: "
+                   "movielens (fitted users) or llm (LLM-played users, Agent4Rec/SimUSER "
+                   "protocol)")
     p.add_argument("--data", help="MovieLens folder (ml-latest-small, ml-100k or ml-1m format; "
                    "default: the shipped ml-latest-small)")
     p.add_argument("--obd", help="Open Bandit Dataset folder (default: the shipped sample)")
@@ -601,6 +644,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when the simulator does not beat most-popular (the ranking "
                    "targets)")
+    g = p.add_argument_group("validate llm")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
+    g.add_argument("--model", help="model name to send")
+    g.add_argument("--api-key-env", metavar="VAR",
+                   help="environment variable with the API key (default OPENAI_API_KEY)")
+    g.add_argument("--users", type=int, help="users sampled (default 20)")
+    g.add_argument("--pairs", type=int, help="held-out pairs and ratings per user (default 5)")
+    g.add_argument("--cache", metavar="PATH", help="SQLite reply cache (reruns replay it)")
+    g.add_argument("--local", action="store_true",
+                   help="the embedded SmolLM2-135M server (recarena[llm-local])")
+    g.add_argument("--timeout", type=float, help="seconds per request (default 30; 300 local)")
+    g.add_argument("--max-retries", type=int, help="retries per request (default 4)")
+    g.add_argument("--max-cost", type=float, metavar="USD", help="stop at this spend")
+    g.add_argument("--response-format", choices=["json_schema", "json_object",
+                                                  "json_object_schema", "none"],
+                   help="structured-output mode (default json_schema; json_object_schema "
+                   "with --local)")
     p.set_defaults(func=_cmd_validate)
 
     from recarena.scenarios.train import add_parser as add_train_parser
