@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from recarena.envs.core import EnvConfig
 from recarena.envs.slate import SlateCore, SlateEnv, SlateEnvConfig, _default_user_model
 from recarena.errors import ConfigError
@@ -97,6 +99,13 @@ class CreatorEcosystemCore(SlateCore):
         self.num_items = catalog.num_item_ids
         self.config = config  # (the slate core read what it needs of the slate configuration)
 
+    def user_info(self) -> dict[str, Any]:
+        """:class:`~recarena.envs.slate.SlateCore`'s, plus ``candidate_creator_ids``
+        ``(N, C)``: who made each candidate (public: a platform knows its creators; the
+        fair re-rankers group exposure by it)."""
+        return super().user_info() | {
+            "candidate_creator_ids": self.world.candidates.creator_id.astype(np.int64)}
+
     def extra_info(self, out: WorldStep) -> dict[str, Any]:
         report = self.world.round_report
         return {} if report is None else {"creator_round": report}
@@ -142,7 +151,8 @@ class CreatorEcosystemEnv(SlateEnv):
     and the catalog carry over from user to user; ``reset(seed=...)`` restarts them.
 
     **Info**: as :class:`~recarena.envs.slate.SlateEnv`'s: ``user_id``, ``candidate_ids``
-    (item ids, in ``[0, num_items)``), ``slate_item_ids``, ``slate_topics``,
+    (item ids, in ``[0, num_items)``), ``candidate_creator_ids`` (who made each
+    candidate), ``slate_item_ids``, ``slate_topics``,
     ``slate_creator_ids`` (whose items were shown: public, what a platform knows),
     ``response``, ``examined``, and ``oracle`` (``scores``, ``quality``, ``length`` of the
     candidates, ``interests``, ``budget``, ``satisfaction``, ``attraction``: what the
