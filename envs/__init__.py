@@ -14,6 +14,9 @@ id                                            what
 ``recarena/CreatorEcosystem-v0``              strategic creators fill a live catalog (platform view)
 ============================================  ===========================================
 
+The creators' view of the same world is a PettingZoo env (creators are the agents):
+:mod:`recarena.envs.creator_agents` (``parallel_env()``, ``env()``; the ``multiagent`` extra).
+
 Every id also has a native batched vector env (``gymnasium.make_vec(id, num_envs=N,
 vectorization_mode="vector_entry_point")``, see :mod:`recarena.envs.vector`), and
 :func:`recarena.envs.checker.check_vector_env` checks any vector env.
@@ -27,6 +30,7 @@ _EXPORTS = {
     "CascadeVectorEnv": "recarena.envs.vector",
     "CoreEnv": "recarena.envs.base",
     "CoreVectorEnv": "recarena.envs.vector",
+    "CreatorAgentsParallelEnv": "recarena.envs.creator_agents",
     "CreatorEcosystemConfig": "recarena.envs.creator_ecosystem",
     "CreatorEcosystemEnv": "recarena.envs.creator_ecosystem",
     "CreatorEcosystemVectorEnv": "recarena.envs.vector",
