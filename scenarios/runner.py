@@ -220,7 +220,7 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str,
     from recarena.analysis.engagement import per_step
     from recarena.analysis.summary import unit_metrics
     from recarena.envs.wrappers import VectorEventLogger
-    from recarena.eventlog import read_table
+    from recarena.eventlog import read_table, table_files
 
     spec = scenario_from_dict(spec_data)
     t0 = time.perf_counter()
@@ -271,10 +271,15 @@ def run_unit(spec_data: dict[str, Any], seed: int, policy: str, unit_dir: str,
     ev = read_table(folder, "impressions")
     snaps = read_table(folder, "snapshots") if spec.log.snapshot_every else None
     cands = read_table(folder, "candidates") if spec.log.candidates else None
+    # an env with creators (CreatorEcosystem-v0) also logs the creators and catalog tables
+    creators = read_table(folder, "creators") if table_files(folder, "creators") else None
+    catalog = read_table(folder, "catalog") if table_files(folder, "catalog") else None
     per_step(ev).to_parquet(folder / "metrics.parquet", index=False)
     result = {"seed": seed, "policy": policy, "steps": int(ev["step"].max()) + 1,
               "impressions": len(ev), "metrics": unit_metrics(ev, snaps, cands, num_items,
-                                                                spec.report.window),
+                                                                spec.report.window,
+                                                                creators=creators,
+                                                                catalog=catalog),
               "wall_s": round(time.perf_counter() - t0, 3)}
     if backend is not None:
         result["llm"] = backend.usage.as_dict()
