@@ -11,9 +11,8 @@ the tokens the endpoint reported in its ``usage`` field, priced by the config's
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -41,7 +40,6 @@ class Usage:
     completion_tokens: int = 0
     cost: float | None = 0.0
     seconds: float = 0.0  # wall time spent inside decide()
-    _started: float = field(default_factory=time.perf_counter, repr=False)
 
     @property
     def total_tokens(self) -> int:
@@ -49,7 +47,7 @@ class Usage:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain numbers for a manifest or a progress line."""
-        out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        out = asdict(self)
         out["total_tokens"] = self.total_tokens
         return out
 

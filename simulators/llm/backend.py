@@ -33,6 +33,9 @@ than the error of the prompt estimate. Once nothing more fits, requests are not 
 did make (each also in the cache): nothing decided is lost. Cache hits are free and are
 served even when the budget is spent.
 
+``openai`` is imported when the first request is sent: building requests, parsing replies
+and replaying a cache need only pydantic.
+
 The key is never written anywhere: not in the cache, errors (server text that echoes it
 is redacted), logs or ``repr``.
 """
@@ -52,7 +55,6 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-import openai
 from pydantic import BaseModel, ValidationError
 
 from recarena.errors import BudgetExhausted, ConfigError, LLMBackendError
@@ -448,6 +450,11 @@ class LLMBackend:
         if self._key is None:
             raise _Fatal(f"no API key for {self._base_url}: set $OPENAI_API_KEY or "
                          "LLMConfig.api_key (a local server needs none)")
+        try:
+            import openai
+        except ImportError:
+            raise _Fatal("the LLM backend needs the openai package: pip install "
+                         "'recarena[llm]'") from None
         self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self._base_url,
                                           timeout=self.config.timeout, max_retries=0)
         self._sem = asyncio.Semaphore(self.config.concurrency)
@@ -474,6 +481,8 @@ class LLMBackend:
                     max_tokens: int) -> tuple[str | None, str | None, int | None, int | None]:
         """One HTTP attempt: ``(content, refusal, prompt_tokens, completion_tokens)``, or
         one of the outcome exceptions."""
+        import openai
+
         cfg = self.config
         body: dict[str, Any] = {"model": cfg.model, "messages": list(messages),
                                 "temperature": cfg.temperature, "max_tokens": max_tokens,
@@ -680,7 +689,9 @@ class LLMBackend:
                     stored = self._cache.put(key, CachedReply(raw, prompt_tokens,
                                                               completion_tokens, cfg.model))
                     if stored.raw != raw:  # another process wrote this key first: use its reply
-                        value, raw = parse_reply(stored.raw, schema)[0] or value, stored.raw
+                        theirs = parse_reply(stored.raw, schema)[0]
+                        if theirs is not None:
+                            value, raw = theirs, stored.raw
                 self._count("llm")
                 return LLMDecision(value, "llm", None, prompt_tokens, completion_tokens, raw,
                                    attempts)

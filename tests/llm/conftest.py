@@ -3,7 +3,8 @@
 ``fake_openai`` is a started :class:`~tests.llm.fake_openai.FakeOpenAI` (stopped after the
 test); ``llm_config(fake_openai, **overrides)`` makes an
 :class:`~recarena.simulators.llm.LLMConfig` for it with test-sized timeouts and backoffs
-(timeout 0.5 s, backoff 0.01 s, max_backoff 0.05 s, max_retries 2).
+(timeout 5 s: tests of timeouts set their own; backoff 0.01 s, max_backoff 0.05 s,
+max_retries 2).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def llm_config() -> Callable[..., Any]:
 
     def make(server: FakeOpenAI, **overrides: Any) -> LLMConfig:
         fields = {"base_url": server.url, "model": "fake-model", "api_key": FAKE_KEY,
-                  "timeout": 0.5, "max_retries": 2, "backoff": 0.01, "max_backoff": 0.05,
+                  "timeout": 5.0, "max_retries": 2, "backoff": 0.01, "max_backoff": 0.05,
                   "concurrency": 4}
         fields.update(overrides)
         return LLMConfig(**fields)
