@@ -190,11 +190,11 @@ class HybridCalibration:
 
     def interval(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
         """Normal (Wald) intervals of ``a``, ``c`` and ``no_click_utility``."""
-        from scipy import stats
+        from statistics import NormalDist
 
         check_float(level, "HybridCalibration.interval.level", 0.0, 1.0, low_open=True,
                     high_open=True)
-        z = float(stats.norm.ppf(0.5 + level / 2))
+        z = NormalDist().inv_cdf(0.5 + level / 2)
         return {name: (value - z * se, value + z * se) for name, value, se in zip(
             ("a", "c", "no_click_utility"), (self.a, self.c, self.no_click_utility),
             self.stderr, strict=True)}

@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -103,8 +104,6 @@ def preference_alignment(picked_first: np.ndarray, first_is_better: np.ndarray,
     """``(alignment, low, high, n)``: the share of pairs where the pick (``picked_first``:
     the first shown movie was picked) is the movie the real user rated higher
     (``first_is_better``), with its Wilson interval."""
-    from recarena.simulators.data.fit import wilson_interval
-
     p = np.asarray(picked_first, dtype=bool)
     b = np.asarray(first_is_better, dtype=bool)
     if p.shape != b.shape or p.ndim != 1:
@@ -114,8 +113,26 @@ def preference_alignment(picked_first: np.ndarray, first_is_better: np.ndarray,
     if n == 0:
         return float("nan"), float("nan"), float("nan"), 0
     hits = int(np.count_nonzero(p == b))
-    lo, hi = wilson_interval(np.array([hits]), np.array([n]), level)
-    return hits / n, float(lo[0]), float(hi[0]), n
+    lo, hi = _wilson(hits, n, level)
+    return hits / n, lo, hi, n
+
+
+def _z(level: float) -> float:
+    """The two-sided normal quantile of ``level`` (stdlib: no scipy import)."""
+    from statistics import NormalDist
+
+    check_float(level, "level", 0.0, 1.0, low_open=True, high_open=True)
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def _wilson(k: int, n: int, level: float) -> tuple[float, float]:
+    """Wilson score interval of ``k`` successes in ``n`` (the formula of
+    :func:`recarena.simulators.data.fit.wilson_interval`)."""
+    z = _z(level)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def rating_rmse(predicted: np.ndarray, real: np.ndarray, groups: np.ndarray,
@@ -240,6 +257,21 @@ def _rowwise_utility(fitted: Any, users: np.ndarray, items: np.ndarray) -> np.nd
     return np.einsum("ef,ef->e", fitted.interests[users], fitted.features[items])
 
 
+@lru_cache(maxsize=1)
+def _shipped_inputs() -> tuple[Any, Any, dict[int, Any], Any, Any]:
+    """The shipped ml-latest-small, its fit, personas and split (read once a process)."""
+    from recarena.simulators.data.calibrate import load_fitted
+    from recarena.simulators.data.fit import temporal_split
+    from recarena.simulators.data.movielens import load_movielens
+    from recarena.simulators.llm.persona import movielens_personas
+
+    data, fitted = load_movielens(), load_fitted()
+    holdout = float(fitted.settings.get("holdout", 0.2))
+    personas, _ = movielens_personas(data.ratings, data.movies, holdout)
+    train, test = temporal_split(data.ratings, holdout)
+    return data, fitted, personas, train, test
+
+
 def movielens_fidelity_sample(users: int = 20, pairs: int = 5, ratings: int | None = None,
                               seed: int = 0, min_gap: float = 1.0, data: Any = None,
                               fitted: Any = None) -> FidelitySample:
@@ -261,14 +293,18 @@ def movielens_fidelity_sample(users: int = 20, pairs: int = 5, ratings: int | No
     ratings = pairs if ratings is None else check_int(ratings, "ratings", 0, 10_000)
     check_int(seed, "seed", 0)
     check_float(min_gap, "min_gap", 0.0, low_open=True)
-    data = load_movielens() if data is None else data
-    fitted = load_fitted() if fitted is None else fitted
+    if data is None and fitted is None:
+        data, fitted, personas, train, test = _shipped_inputs()
+    else:
+        data = load_movielens() if data is None else data
+        fitted = load_fitted() if fitted is None else fitted
+        if not np.array_equal(np.sort(data.movies["item_id"].to_numpy()), fitted.item_ids):
+            raise DataError("movielens_fidelity_sample: the fit's movies are not the data's "
+                            "(pass the fit made from this MovieLens)")
+        holdout = float(fitted.settings.get("holdout", 0.2))
+        personas, _ = movielens_personas(data.ratings, data.movies, holdout)
+        train, test = temporal_split(data.ratings, holdout)
     holdout = float(fitted.settings.get("holdout", 0.2))
-    if not np.array_equal(np.sort(data.movies["item_id"].to_numpy()), fitted.item_ids):
-        raise DataError("movielens_fidelity_sample: the fit's movies are not the data's "
-                        "(pass the fit made from this MovieLens)")
-    personas, _ = movielens_personas(data.ratings, data.movies, holdout)
-    train, test = temporal_split(data.ratings, holdout)
     uid_all = fitted.user_ids
     # the held-out ratings, grouped by user (held-out ids by item id within a user)
     test = test.sort_values(["user_id", "item_id"], kind="stable")
@@ -478,7 +514,7 @@ def evaluate_fidelity(sample: FidelitySample, backend: Any, bootstrap: int = 100
         gap = np.where(first_better, util[:, 0] - util[:, 1], util[:, 1] - util[:, 0])
         prob = 1.0 / (1.0 + np.exp(-gap))
         mean = float(prob.mean()) if prob.size else float("nan")
-        half = (1.959963984540054 * float(prob.std(ddof=1)) / math.sqrt(prob.size)
+        half = (_z(0.95) * float(prob.std(ddof=1)) / math.sqrt(prob.size)
                 if prob.size > 1 else float("nan"))
         rows.append(MetricRow("fitted MNL user (sampled, expected)", mean, mean - half,
                               mean + half, int(prob.size)))
