@@ -4,9 +4,11 @@ into validated pydantic values, cached, retried within bounds, and paid for with
 :class:`LLMBackend` is what LLM-driven users and creators call once per step for the whole
 batch (see ``docs/ARCHITECTURE.md``, "Users whose decisions come from an external
 service"). It talks to the endpoint through the official ``openai`` client
-(``AsyncOpenAI``), on a private event loop in a background thread, so that the synchronous
+(``AsyncOpenAI``, its own retries off; the chat body goes through the client's generic
+``post``, which skips the typed request transform that costs 3.5 ms of CPU a request for a
+JSON schema), on a private event loop in a background thread, so that the synchronous
 :meth:`LLMBackend.decide` works from plain code, from ``env.step`` and inside a running
-Jupyter event loop alike.
+Jupyter event loop alike. A forked worker starts its own loop and cache connection.
 
 **One call, one batch.** ``decide(requests, schema)`` returns one :class:`LLMDecision` per
 request, in order. Requests found in the cache are answered from it in one query; the
@@ -23,12 +25,14 @@ model's decision. No exception text is ever returned as a value.
 with what to fix: a wrong key (401/403), an unknown model (404), a server that does not
 speak the chat-completions protocol (HTML, JSON without ``choices``), an endpoint that
 gives no answer at all (connection refused or timed out, with no reply from it during the
-request's whole retry span). :meth:`LLMBackend.check` probes these before a run.
+request's whole retry span: a hung server raises instead of stalling a run; a server that
+answers some requests makes the others fall back). :meth:`LLMBackend.check` probes these
+before a run. A 4xx the request itself caused (400: context too long, ...) is a fallback.
 
 **Budget.** ``max_total_tokens`` and ``max_cost`` bound the backend's lifetime. Each
 attempt reserves its upper bound (estimated prompt tokens plus ``max_tokens``) before it is
-sent and settles at the server's reported usage, so the budget is never exceeded by more
-than the error of the prompt estimate. Once nothing more fits, requests are not sent and
+sent and settles at the server's reported usage (the estimate, for a server that reports
+none), so the budget is never exceeded by more than the error of the prompt estimate. Once nothing more fits, requests are not sent and
 ``decide`` raises :class:`~recarena.errors.BudgetExhausted`, carrying the decisions the call
 did make (each also in the cache): nothing decided is lost. Cache hits are free and are
 served even when the budget is spent.
