@@ -44,3 +44,18 @@ _EXPORTS.update({
     "RowMemory": "recarena.simulators.llm.memory",
 })
 __all__ = sorted(_EXPORTS)
+
+# fidelity of LLM users and hybrid calibration (issue 18 part 4)
+_EXPORTS.update({
+    "FidelityReport": "recarena.simulators.llm.fidelity",
+    "FidelitySample": "recarena.simulators.llm.fidelity",
+    "evaluate_fidelity": "recarena.simulators.llm.fidelity",
+    "movielens_fidelity_sample": "recarena.simulators.llm.fidelity",
+    "validate_llm": "recarena.simulators.llm.fidelity",
+    "ChoiceDecisions": "recarena.simulators.llm.calibrate",
+    "HybridCalibration": "recarena.simulators.llm.calibrate",
+    "calibrate_hybrid": "recarena.simulators.llm.calibrate",
+    "decisions_from_log": "recarena.simulators.llm.calibrate",
+    "fit_llm_choices": "recarena.simulators.llm.calibrate",
+})
+__all__ = sorted(_EXPORTS)
