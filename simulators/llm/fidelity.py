@@ -417,6 +417,9 @@ class FidelityReport:
     usage: dict[str, Any]
     notes: dict[str, Any]
     llm_name: str = "LLM user"
+    #: ``first_share`` (share of answered pairs where the LLM picked the first shown: 0.5
+    #: without position bias) and ``stars`` (answered ratings per star, 1-5)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def row(self, name: str) -> MetricRow:
         for r in self.rows:
@@ -427,7 +430,7 @@ class FidelityReport:
     def as_dict(self) -> dict[str, Any]:
         return {"rows": [r.as_dict() for r in self.rows], "users": self.users,
                 "pair_decided_by": self.pair_decided, "rating_decided_by": self.rating_decided,
-                "usage": self.usage, "notes": self.notes}
+                "usage": self.usage, "notes": self.notes, "diagnostics": self.diagnostics}
 
     def table(self) -> str:
         """The report as text: the metrics table, then what the backend did."""
@@ -456,6 +459,11 @@ class FidelityReport:
             lines.append(f"fitted MNL ratings: rbar_u + {m['alpha']:.3f} + {m['beta']:.3f} "
                          f"(u - ubar_u), fitted on {m['calibration_ratings']:,} held-out "
                          "ratings of the users not sampled")
+        dg = self.diagnostics
+        if dg.get("first_share") is not None:
+            lines.append(f"LLM picked the first movie shown in {100 * dg['first_share']:.0f}% of "
+                         "its answered pairs (50% without position bias); its stars: "
+                         + ", ".join(f"{k}: {v}" for k, v in dg.get("stars", {}).items()))
         for what, d in (("pairs", self.pair_decided), ("ratings", self.rating_decided)):
             lines.append(f"LLM {what}: " + ", ".join(f"{v} {k}" for k, v in d.items()))
         u = self.usage
@@ -526,8 +534,11 @@ def evaluate_fidelity(sample: FidelitySample, backend: Any, bootstrap: int = 100
         rows.append(MetricRow(name, alignment=a, rmse=r))
     usage = getattr(backend, "usage", None)
     usage_dict = usage.as_dict() if hasattr(usage, "as_dict") else {}
+    diagnostics = {"first_share": float(picked_first[ok_p].mean()) if ok_p.any() else None,
+                   "stars": {k: int(np.count_nonzero(stars == k)) for k in range(1, 6)}}
     return FidelityReport(tuple(rows), len(sample.user_ids), _decided(pair_dec),
-                          _decided(rate_dec), usage_dict, dict(sample.notes), llm_name)
+                          _decided(rate_dec), usage_dict, dict(sample.notes), llm_name,
+                          diagnostics)
 
 
 # --------------------------------------------------------------------------- the command

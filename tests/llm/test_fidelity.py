@@ -113,8 +113,11 @@ def test_alignment_and_rmse_equal_their_formulas_on_a_scripted_user(fake_openai,
     assert (mean.alignment, mean.rmse) == (0.5, pytest.approx(
         math.sqrt(np.mean((sample.rate_mean - every) ** 2))))
     assert rep.row("SimUSER (published; ML-1M, own pairs)").alignment == 0.791
+    assert rep.diagnostics == {"first_share": 1.0,
+                               "stars": {1: 0, 2: 0, 3: 4, 4: 0, 5: 0}}
     text = rep.table()
     assert "60.0%" in text and "79.1%" in text and "1 fallback" in text
+    assert "first movie shown in 100%" in text
 
 
 def test_statistics_helpers() -> None:
