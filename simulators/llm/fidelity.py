@@ -32,7 +32,7 @@ fitted MNL user            the model-driven MovieLens user of ``MovieLens-v0``
 random chooser             50% alignment by construction; its RMSE row predicts the user's mean
                            training rating
 published                  SimUSER's 79.1% alignment / RMSE 0.50 and Agent4Rec's 69.1% / 0.76 (as
-                           SimUSER reports them, on MovieLens-1M with their own pairs): for
+                           SimUSER reports them, on their own data, users and pairs): for
                            orientation, not the same users or pairs
 unanswered                 a request the backend could not get a valid reply for (``fallback``) is
                            left out of its metric and counted
@@ -63,7 +63,7 @@ __all__ = ["PUBLISHED", "FidelityReport", "FidelitySample", "MetricRow", "PairCh
            "preference_alignment", "rating_messages", "rating_rmse"]
 
 #: published numbers: (label, alignment, RMSE)
-PUBLISHED = (("SimUSER (published; ML-1M, own pairs)", 0.791, 0.50),
+PUBLISHED = (("SimUSER (published; own data and pairs)", 0.791, 0.50),
              ("Agent4Rec (as reported by SimUSER)", 0.691, 0.76))
 
 _SYSTEM = ("You are a user of a movie recommender, deciding what to watch. Stay in "
@@ -471,8 +471,8 @@ class FidelityReport:
         lines.append(f"tokens: {u.get('prompt_tokens', 0):,} prompt + "
                      f"{u.get('completion_tokens', 0):,} completion sent now, cost {cost}, "
                      f"{u.get('requests', 0)} requests")
-        lines.append("published rows: other users, pairs and data (MovieLens-1M): for "
-                     "orientation only; the rows above share one sample")
+        lines.append("published rows: other users, pairs and data: for orientation only; the "
+                     "rows above share one sample")
         return "\n".join(lines)
 
 

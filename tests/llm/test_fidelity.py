@@ -112,7 +112,7 @@ def test_alignment_and_rmse_equal_their_formulas_on_a_scripted_user(fake_openai,
     mean = rep.row("random chooser / user's mean rating")
     assert (mean.alignment, mean.rmse) == (0.5, pytest.approx(
         math.sqrt(np.mean((sample.rate_mean - every) ** 2))))
-    assert rep.row("SimUSER (published; ML-1M, own pairs)").alignment == 0.791
+    assert rep.row("SimUSER (published; own data and pairs)").alignment == 0.791
     assert rep.diagnostics == {"first_share": 1.0,
                                "stars": {1: 0, 2: 0, 3: 4, 4: 0, 5: 0}}
     text = rep.table()
