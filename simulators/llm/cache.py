@@ -37,6 +37,7 @@ from recarena.errors import DataError
 __all__ = ["CachedReply", "ReplyCache", "key_for", "request_key", "settings_digest"]
 
 _SCHEMA_VERSION = 1
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: a key per request
 
 
 def _canonical(value: Any) -> str:
@@ -57,8 +58,7 @@ def settings_digest(*, model: str, temperature: float, top_p: float | None, max_
 def key_for(settings: str, messages: Sequence[Mapping[str, str]], seed: int) -> str:
     """Hex SHA-256 of the canonical JSON array ``[settings digest, seed, [[role, content],
     ...]]`` (arrays only, so the text has one form)."""
-    text = json.dumps([settings, seed, [[m["role"], m["content"]] for m in messages]],
-                      separators=(",", ":"))
+    text = _ENCODE([settings, seed, [[m["role"], m["content"]] for m in messages]])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -103,7 +103,7 @@ class ReplyCache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, raw TEXT NOT NULL, "
                 "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
-                "model TEXT NOT NULL, created REAL NOT NULL)")
+                "model TEXT NOT NULL, created REAL NOT NULL) WITHOUT ROWID")
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(replies)")}
         except sqlite3.DatabaseError as exc:
             raise DataError(f"LLM cache {self.path}: expected an SQLite reply cache, "
