@@ -89,9 +89,10 @@ def _local_wanted(spec: Scenario) -> bool:
     return bool(local)
 
 
-def check_llm_section(spec: Scenario) -> None:
+def check_llm_section(spec: Scenario, need_key: bool = True) -> None:
     """Problems of the ``[llm]`` section that need no endpoint: an ``llm`` key in
-    ``env.config``, a local server with a model or base_url of its own, a missing key."""
+    ``env.config``, a local server with a model or base_url of its own, a missing key
+    (with ``need_key``)."""
     if "llm" in spec.env.config:
         raise ConfigError("env.config.llm", "(a table)", "no llm key in env.config: the "
                           "endpoint goes in the scenario's [llm] section (the key in the "
@@ -103,7 +104,7 @@ def check_llm_section(spec: Scenario) -> None:
         raise ConfigError(which, getattr(spec.llm, which[4:]),
                           "no endpoint or model of its own with llm.local = true (the embedded "
                           "server is used); set llm.local = false to use another endpoint")
-    if not _local_wanted(spec):
+    if need_key and not _local_wanted(spec):
         from recarena.simulators.llm.config import DEFAULT_BASE_URL, is_local_url
 
         url = spec.llm.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
@@ -324,7 +325,8 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
     Real prompts come from the LLM user model: the first unit's env is built with a
     :class:`DryBackend` (``min(users, sample_users)`` users, ``min(steps, sample_steps)``
     steps, the first policy) and its requests are measured with the backend's token
-    estimate. The number of requests is ``units x users x steps x llm_fraction /
+    estimate (:meth:`LLMBackend.estimate <recarena.simulators.llm.LLMBackend.estimate>`).
+    The number of requests is ``units x users x steps x llm_fraction /
     llm_every`` decisions plus ``units x users x steps x llm_fraction / reflect_every``
     reflections (rows whose user leaves get a new user, so every row asks every step;
     with ``run.until = "first_episode"`` this is an upper bound). Completion tokens: the
@@ -341,7 +343,7 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
 
     if not uses_llm(spec):
         return {"llm": False, "units": len(units_of(spec))}
-    check_llm_section(spec)
+    check_llm_section(spec, need_key=False)  # nothing is sent: no key needed
     dry = DryBackend()
     users = min(spec.run.users, sample_users)
     steps = min(spec.run.steps, sample_steps)
@@ -365,21 +367,23 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
                  or DEFAULT_BASE_URL, "model": spec.llm.model, "local": False})
     fields = config_fields(spec, endpoint, None)
     config = make_config(spec, fields, with_key=False)
-    sizes: dict[str, list[int]] = {}
-    for requests, schema in dry.calls:
-        sent = (schema.model_json_schema() if config.response_format
-                in ("json_schema", "json_object_schema") else None)
-        sizes.setdefault(schema.__name__, []).extend(estimate_tokens(r.messages, sent)
-                                                     for r in requests)
+    per_request: dict[str, float] = {}
+    sampled = 0
+    with LLMBackend(config) as backend:  # its estimate (tokenizer, schema); sends nothing
+        for schema in dict.fromkeys(schema for _, schema in dry.calls):
+            requests = [r for reqs, s in dry.calls if s is schema for r in reqs]
+            est = backend.estimate(requests, completion_tokens=0, schema=schema)
+            per_request[schema.__name__] = est["prompt_tokens"] / len(requests)
+            sampled += len(requests)
+        tokenizer = backend.estimate([], 0)["tokenizer"]
     fraction = float(getattr(model, "llm_fraction", 1.0))
     every = int(getattr(model, "llm_every", 1))
     reflect = int(getattr(model, "reflect_every", 0))
     row_steps = len(units_of(spec)) * spec.run.users * spec.run.steps
     decisions = row_steps * fraction / every
     reflections = row_steps * fraction / reflect if reflect else 0.0
-    decision_tokens = float(np.mean(sizes["UserDecision"])) if sizes.get("UserDecision") else 0.0
-    reflection_tokens = (float(np.mean(sizes["Reflection"])) if sizes.get("Reflection")
-                         else decision_tokens)
+    decision_tokens = per_request.get("UserDecision", 0.0)
+    reflection_tokens = per_request.get("Reflection", decision_tokens)
     typical_reply = UserDecision(choice=3, reason="a film I would enjoy", rating=4,
                                  leave=False, instruction=None).model_dump_json()
     typical = estimate_tokens([{"role": "assistant", "content": typical_reply}])
@@ -389,15 +393,13 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
            "steps": spec.run.steps, "llm_fraction": fraction, "llm_every": every,
            "reflect_every": reflect, "decisions": int(round(decisions)),
            "reflections": int(round(reflections)), "requests": requests,
-           "sampled_prompts": sum(len(v) for v in sizes.values()),
+           "sampled_prompts": sampled,
            "prompt_tokens_per_request": round(decision_tokens, 1), "prompt_tokens": prompt,
            "completion_tokens_typical": requests * typical,
            "completion_tokens_max": requests * config.max_tokens,
            "model": config.model, "base_url": "embedded local server" if local
            else config.resolved_base_url(), "local": local,
            "max_cost": spec.llm.max_cost, "max_total_tokens": spec.llm.max_total_tokens}
-    with LLMBackend(config) as backend:  # the estimate's tokenizer and prices; sends nothing
-        tokenizer = backend.estimate([], 0)["tokenizer"]
     out["tokenizer"] = tokenizer
     out["cost_typical"] = config.cost(prompt, out["completion_tokens_typical"])
     out["cost_max"] = config.cost(prompt, out["completion_tokens_max"])

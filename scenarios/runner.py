@@ -163,7 +163,7 @@ def check_scenario(spec: Scenario) -> dict[str, Any]:
 
     errors: list[ConfigError] = []
     try:
-        check_llm_section(spec)
+        check_llm_section(spec, need_key=False)  # the key: llm_endpoint
     except ConfigError as exc:
         errors.append(exc)
     try:

@@ -251,14 +251,28 @@ class LocalLLMServer:
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> LocalLLMServer:
-        """Start the server and wait until it answers; returns ``self``."""
+        """Start the server and wait until it answers; returns ``self``. On a free port
+        taken by someone else between the choice and the server's bind, it tries another
+        (three times)."""
         if self.running:
             return self
         path = self._model_path if self._model_path is not None else local_model_path()
         _require_packages()
         if not Path(path).is_file():
             raise LLMBackendError(f"the local model file {path} does not exist")
-        port = self.port if self.port is not None else _free_port(self.host)
+        chosen = self.port
+        for attempt in range(3):
+            try:
+                return self._start(path, chosen)
+            except LLMBackendError as exc:
+                if chosen is not None or attempt == 2 or "address already in use" not in str(
+                        exc).lower():
+                    raise
+                self.port = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start(self, path: Path, port: int | None) -> LocalLLMServer:
+        port = port if port is not None else _free_port(self.host)
         self._stderr = tempfile.TemporaryFile(prefix="recarena-llm-server-")
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path),
                "--model_alias", self.model, "--host", self.host, "--port", str(port),
