@@ -16,9 +16,6 @@ import pytest
 
 from tests.llm.fake_openai import FakeOpenAI
 
-pytest.importorskip("openai")
-pytest.importorskip("pydantic")
-
 #: a recognisable fake key: tests check it never reaches a file, a repr or an error
 FAKE_KEY = "sk-test-SECRET-0123456789abcdef"
 
