@@ -13,23 +13,26 @@ import re
 import numpy as np
 import pytest
 
-from recarena.cli import main
-from recarena.errors import ConfigError, DataError
-from recarena.simulators.llm import LLMBackend
-from recarena.simulators.llm.calibrate import (
+pytest.importorskip("openai")
+pytest.importorskip("pydantic")
+
+from recarena.cli import main  # noqa: E402
+from recarena.errors import ConfigError, DataError  # noqa: E402
+from recarena.simulators.llm import LLMBackend  # noqa: E402
+from recarena.simulators.llm.calibrate import (  # noqa: E402
     ChoiceDecisions,
     calibrate_hybrid,
     decisions_from_log,
     fit_llm_choices,
 )
-from recarena.simulators.llm.fidelity import (
+from recarena.simulators.llm.fidelity import (  # noqa: E402
     FidelitySample,
     evaluate_fidelity,
     movielens_fidelity_sample,
     preference_alignment,
     rating_rmse,
 )
-from tests.llm.fake_openai import FakeOpenAI
+from tests.llm.fake_openai import FakeOpenAI  # noqa: E402
 
 Z95 = 1.959963984540054
 
