@@ -53,6 +53,7 @@ _EXPORTS.update({
     "movielens_fidelity_sample": "recarena.simulators.llm.fidelity",
     "validate_llm": "recarena.simulators.llm.fidelity",
     "ChoiceDecisions": "recarena.simulators.llm.calibrate",
+    "DecisionCollector": "recarena.simulators.llm.calibrate",
     "HybridCalibration": "recarena.simulators.llm.calibrate",
     "calibrate_hybrid": "recarena.simulators.llm.calibrate",
     "decisions_from_log": "recarena.simulators.llm.calibrate",

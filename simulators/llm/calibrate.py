@@ -21,7 +21,8 @@ information.
 ======================  ===========================================================================
 decisions               :class:`ChoiceDecisions`: per decision the slate's affinities ``m``
                         ``(E, K)``, log popularities ``p`` ``(E, K)`` and the choice (position, or
-                        -1 for none); from an event log (:func:`decisions_from_log`) or arrays
+                        -1 for none); from an event log (:func:`decisions_from_log`), from
+                        env steps (:class:`DecisionCollector`) or from arrays
 from an event log       the ``impressions`` of a run of ``MovieLens-v0`` with ``users="llm"``:
                         rows with ``decided_by`` in (``llm``, ``cache``), one slate per
                         (run, seed, policy, step, user_id); ``m`` from the logged
@@ -51,8 +52,8 @@ import numpy as np
 from recarena.errors import ConfigError, DataError
 from recarena.validation import check_float
 
-__all__ = ["ChoiceDecisions", "HybridCalibration", "calibrate_hybrid", "decisions_from_log",
-           "fit_llm_choices"]
+__all__ = ["ChoiceDecisions", "DecisionCollector", "HybridCalibration", "calibrate_hybrid",
+           "decisions_from_log", "fit_llm_choices"]
 
 #: the event-log columns :func:`decisions_from_log` reads
 LOG_COLUMNS = ("seed", "step", "user_id", "position", "item_id", "clicked", "decided_by",
@@ -160,6 +161,67 @@ def decisions_from_log(impressions: Any, fitted: Any = None,
                         "logit clicks at most one item)")
     choice = np.where(clicked.any(axis=1), clicked.argmax(axis=1), -1)
     return ChoiceDecisions(affinity, lp, choice)
+
+
+class DecisionCollector:
+    """The LLM's decisions collected from env steps, without an event log.
+
+    Call :meth:`add` after every ``envs.step(slates)`` of ``MovieLens-v0`` with
+    ``users="llm"`` (vector or single env) with the info the slates were chosen on
+    (``info_before``: its privileged ``oracle["scores"]`` of the candidates) and the
+    step's info (``slate_item_ids``, ``response``, ``llm["decided_by"]``); rows decided by
+    ``decided_by`` are kept. :meth:`decisions` gives the :class:`ChoiceDecisions` (the
+    same as :func:`decisions_from_log` of a log of the same steps).
+
+    Args:
+        fitted: the fit the env runs (default: the shipped one).
+        decided_by: the ``decided_by`` codes to keep.
+    """
+
+    def __init__(self, fitted: Any = None, decided_by: Sequence[str] = ("llm", "cache")) -> None:
+        self.fitted = _fitted(fitted)
+        self.decided_by = tuple(decided_by)
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, info_before: dict[str, Any], slates: np.ndarray,
+            info_after: dict[str, Any]) -> None:
+        """Keep this step's LLM decisions."""
+        slates = np.asarray(slates, dtype=np.int64)
+        if slates.ndim == 1:  # a single env: one user
+            slates = slates[None, :]
+        try:
+            scores = np.asarray(info_before["oracle"]["scores"], dtype=np.float64)
+            items = np.asarray(info_after["slate_item_ids"], dtype=np.int64)
+            clicked = np.asarray(info_after["response"].clicked, dtype=bool)
+            decided = np.asarray(info_after["llm"]["decided_by"]).astype(str)
+        except (KeyError, TypeError, AttributeError):
+            raise ConfigError("DecisionCollector.add", "infos without oracle scores, "
+                              "slate_item_ids, response or llm.decided_by",
+                              "the infos of MovieLens-v0 with users='llm'") from None
+        scores = scores.reshape(-1, scores.shape[-1])
+        n, k = slates.shape
+        items, clicked, decided = items.reshape(n, k), clicked.reshape(n, k), decided.reshape(n)
+        keep = np.isin(decided, self.decided_by)
+        if not keep.any():
+            return
+        shown = np.take_along_axis(scores, slates, axis=1)[keep]
+        a0, c0 = (float(w) for w in self.fitted.weights)
+        lp = self.fitted.log_popularity[items[keep]]
+        hit = clicked[keep]
+        choice = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        self._parts.append(((shown - c0 * lp) / a0, lp, choice))
+
+    @property
+    def events(self) -> int:
+        return sum(len(c) for _, _, c in self._parts)
+
+    def decisions(self) -> ChoiceDecisions:
+        """Everything kept so far."""
+        if not self._parts:
+            raise DataError("DecisionCollector: no decisions by "
+                            f"{' or '.join(self.decided_by)} collected yet")
+        m, p, c = (np.concatenate(x) for x in zip(*self._parts, strict=True))
+        return ChoiceDecisions(m, p, c)
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ from recarena.errors import ConfigError, DataError  # noqa: E402
 from recarena.simulators.llm import LLMBackend  # noqa: E402
 from recarena.simulators.llm.calibrate import (  # noqa: E402
     ChoiceDecisions,
+    DecisionCollector,
     calibrate_hybrid,
     decisions_from_log,
     fit_llm_choices,
@@ -285,6 +286,10 @@ def test_calibration_bad_inputs() -> None:
         decisions_from_log(pd.DataFrame({"seed": [0], "step": [0]}))
     with pytest.raises(ConfigError, match="impressions"):
         calibrate_hybrid(42)
+    with pytest.raises(DataError, match="no decisions"):
+        DecisionCollector().decisions()
+    with pytest.raises(ConfigError, match="users='llm'"):
+        DecisionCollector().add({"oracle": {}}, np.zeros((1, 2), int), {})
 
 
 def test_calibration_recovers_the_logit_the_fake_server_plays(fake_openai, llm_config,
@@ -325,13 +330,22 @@ def test_calibration_recovers_the_logit_the_fake_server_plays(fake_openai, llm_c
                             vectorization_mode="vector_entry_point", users="llm", llm=backend,
                             new_user_share=0.0, horizon=1000)
         envs = VectorEventLogger(envs, tmp_path / "log", policy="random", snapshot_every=0)
-        envs.reset(seed=0)
+        _, info = envs.reset(seed=0)
         rng = np.random.default_rng(1)
+        collector = DecisionCollector(fitted)
         for _ in range(steps):
-            envs.step(np.argsort(rng.random((n, 50)), axis=1)[:, :10])
+            slates = np.argsort(rng.random((n, 50)), axis=1)[:, :10]
+            _, _, _, _, after = envs.step(slates)
+            collector.add(info, slates, after)
+            info = after
         envs.close()
     log = read_table(tmp_path / "log")
     cal = calibrate_hybrid(log, fitted)
+    # the same decisions collected from the steps' infos give the same fit
+    direct = fit_llm_choices(collector.decisions(), fitted)
+    assert direct.events == cal.events
+    assert (direct.a, direct.c, direct.no_click_utility) == pytest.approx(
+        (cal.a, cal.c, cal.no_click_utility), rel=1e-9)
     assert cal.events == int((log["decided_by"] == "llm").sum() // 10) >= 400
     base = {"a": fitted.weights[0], "c": fitted.weights[1],
             "no_click_utility": fitted.no_click_utility}
