@@ -427,3 +427,42 @@ def test_log_analysis_and_runner_reject(label: str, call: Callable, error: type,
     with pytest.raises(error) as err:
         call()
     assert match in str(err.value), str(err.value)
+
+
+# ----------------------------------------------------------------- creators' PettingZoo env
+def _creator_agents_cases() -> list:
+    def step(actions: Callable) -> Callable:
+        def call() -> None:
+            from recarena.envs import creator_agents
+
+            env = creator_agents.parallel_env(users=2, num_creators=4, round_length=1,
+                                              num_candidates=10, recommender="random")
+            env.reset(seed=0)
+            env.step(actions(env))
+        return call
+
+    def build(**kw: object) -> Callable:
+        def call() -> None:
+            from recarena.envs import creator_agents
+
+            creator_agents.parallel_env(users=2, num_creators=4, num_candidates=10, **kw)
+        return call
+
+    return [
+        ("agent unknown", step(lambda e: {"creator_99x": [0, 0]}), "agent: expected an agent among possible_agents"),
+        ("agent not entered", step(lambda e: {"creator_5": [0, 0]}), "creator_5 has not entered yet"),
+        ("action out of space", step(lambda e: {a: np.array([20, 0]) for a in e.agents}), "expected a MultiDiscrete([20, 4]) action"),
+        ("action missing", step(lambda e: {"creator_0": np.array([0, 0])}), "expected an action for every live creator"),
+        ("recommender name", build(recommender="nobody"), "expected a registered policy"),
+        ("recommender object", build(recommender=42), "a policy with recommend(obs, info) and reset()"),
+        ("creator reward", build(reward="likes"), "CreatorAgentsParallelEnv.reward: expected one of"),
+    ]
+
+
+@pytest.mark.parametrize(("label", "call", "match"), _creator_agents_cases(),
+                         ids=[c[0] for c in _creator_agents_cases()])
+def test_creator_agents_reject(label: str, call: Callable, match: str) -> None:
+    pytest.importorskip("pettingzoo")
+    with pytest.raises(ConfigError) as err:
+        call()
+    assert match in str(err.value), str(err.value)
