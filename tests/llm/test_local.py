@@ -72,25 +72,37 @@ def test_bad_arguments(kwargs: dict, field: str) -> None:
 
 
 @needs_local
-def test_serves_a_schema_constrained_reply_and_stops() -> None:
+def test_serves_a_schema_constrained_reply_and_stops_when_the_run_crashes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's endpoint step starts the server for the built-in llm-users scenario
+    (``local = "auto"``); it answers through the real openai client with JSON valid for
+    the schema; a crash of the run stops it and nothing is left in its process group."""
     openai = pytest.importorskip("openai")
-    with LocalLLMServer() as server:
+    from recarena.scenarios import load_scenario
+    from recarena.scenarios.llm_run import llm_endpoint
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    spec = load_scenario("llm-users")
+    assert spec.llm.local == "auto"
+    with pytest.raises(RuntimeError, match="a crash"), llm_endpoint(spec, check=False) as ep:
+        (server,) = local._LIVE
         pid = server.pid
-        assert pid is not None and server.running
+        assert server.running and ep == {"base_url": server.base_url, "model": server.model,
+                                         "local": True}
         assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
         client = openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0,
                                timeout=60)
-        assert [m.id for m in client.models.list()] == [server.model]
+        assert [m.id for m in client.models.list()] == [local.LOCAL_MODEL]
         reply = client.chat.completions.create(
-            model=server.model, temperature=0.0, seed=3, max_tokens=30,
+            model=server.model, temperature=0.0, seed=3, max_tokens=20,
             messages=[{"role": "user", "content": "Movies: 1. Heat 2. Toy Story 3. Alien. "
-                                                  "Which do you watch? JSON with choice and "
-                                                  "leave."}],
+                                                  "Which one? JSON."}],
             response_format={"type": "json_object", "schema": Pick.model_json_schema()})
         value = Pick.model_validate_json(reply.choices[0].message.content)
         assert 1 <= value.choice <= 3
         assert reply.usage.prompt_tokens > 10
-    assert not server.running and server.pid is None
+        raise RuntimeError("a crash")
+    assert not server.running and server.pid is None and not local._LIVE
     assert _gone(pid)
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # nothing left in the server's process group
@@ -150,3 +162,4 @@ def test_no_server_outlives_its_owner() -> None:
             pid = servers.get(mode)
             if pid is not None and not _gone(pid):
                 os.killpg(pid, signal.SIGKILL)
+
