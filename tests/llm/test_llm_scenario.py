@@ -148,8 +148,17 @@ def test_budget_stop_and_resume(scenario: Path, server: FakeOpenAI, tmp_path: Pa
                  "--set", f"llm.max_total_tokens={4 * spent}"]) == 0
     capsys.readouterr()
     _same_logs(full, run)
-    usage = json.loads((run / "manifest.json").read_text())["llm"]["usage"]
+    llm = json.loads((run / "manifest.json").read_text())["llm"]
+    usage = llm["usage"]
     assert usage["total_tokens"] <= 4 * spent
+    # the run's usage: its finished units, plus what was spent outside them (three probes
+    # and the unit the budget stopped, counted once when the next attempt redid it)
+    units = [json.loads((run / "units" / u / "unit.json").read_text())["llm"] for u in UNITS]
+    assert llm["outside_units"]["requests"] > 3
+    for key in ("requests", "prompt_tokens", "completion_tokens", "cache_hits"):
+        assert usage[key] == llm["outside_units"][key] + sum(x[key] for x in units), key
+    for u, x in zip(UNITS, units, strict=True):  # each unit's file: its own final usage
+        assert json.loads((run / "units" / u / "llm_usage.json").read_text()) == x
     summary = json.loads((run / "summary.json").read_text())
     assert summary["policies"] == json.loads((full / "summary.json").read_text())["policies"]
     _no_key_on_disk(run)
