@@ -237,8 +237,9 @@ class LLMBackend:
     module docstring for the guarantees).
 
     **Arguments**: ``config`` (:class:`~recarena.simulators.llm.config.LLMConfig`),
-    ``progress`` (optional callable, called with :attr:`usage` after each decision, from
-    the backend's thread; :meth:`progress_text` gives a tqdm postfix).
+    ``progress`` (optional callable, called with :attr:`usage` after each decision the
+    endpoint makes, from the backend's thread, and once after a call's cache hits;
+    :meth:`progress_text` gives a tqdm postfix).
 
     **Usage**::
 
@@ -301,6 +302,8 @@ class LLMBackend:
                                      hit.completion_tokens, hit.raw, 0)
         self.usage.cache_hits += len(requests) - len(misses)
         self.usage.decisions += len(requests) - len(misses)
+        if self._progress is not None and len(misses) < len(requests):
+            self._progress(self.usage)
         try:
             if misses:
                 if self._spent():

@@ -73,8 +73,10 @@ def test_every_request_is_decided_once_in_order_and_counted(fake_openai, llm_con
         assert (u.decisions, u.llm, u.fallbacks, u.cache_hits, u.repairs) == (9, 7, 2, 0, 4)
         assert u.requests == fake_openai.count == 13
         assert sorted(seen) == list(range(1, 10))  # one progress call per decision
+        seen.clear()
         again = backend.decide(reqs, Choice)  # fallbacks are not cached: sent again
         assert counts(again) == {"llm": 0, "cache": 7, "fallback": 2}
+        assert seen == [16, 17, 18]  # the cache hits at once, then each fallback
         assert backend.usage.decisions == 18 and backend.usage.cache_hits == 7
         assert "7 cached, 4 fallback" in backend.progress_text()
 
