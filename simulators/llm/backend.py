@@ -70,6 +70,7 @@ from recarena.simulators.llm.accounting import (
 )
 from recarena.simulators.llm.cache import CachedReply, ReplyCache, key_for, settings_digest
 from recarena.simulators.llm.config import LLMConfig
+from recarena.validation import check_int
 
 __all__ = ["LLMBackend", "LLMDecision", "LLMRequest", "parse_reply"]
 
@@ -326,22 +327,24 @@ class LLMBackend:
         """One small completion (8 tokens at most, with the configured response format):
         raises :class:`~recarena.errors.LLMBackendError` saying what to fix if the
         endpoint is unreachable, refuses the key, does not know the model, is not
-        OpenAI-compatible or refuses the response format. Its tokens count as spent."""
+        OpenAI-compatible or refuses the response format. Its tokens count as spent; with
+        the budget already spent it sends nothing and raises
+        :class:`~recarena.errors.BudgetExhausted`."""
         self._check_open()
+        if self._spent():
+            raise BudgetExhausted(self._budget_message(0, 1), [])
         self._run(self._probe())
 
     def estimate(self, requests: Sequence[LLMRequest], completion_tokens: int | None = None,
                  schema: type[BaseModel] | None = None) -> dict[str, Any]:
         """A dry run: nothing is sent. With ``schema``, requests already in the cache are
         counted as ``cached`` and cost nothing, and the schema's tokens are counted in the
-        prompt when ``response_format="json_schema"``. ``completion_tokens`` per reply
+        prompt when the response format sends the schema. ``completion_tokens`` per reply
         defaults to ``max_tokens`` (an upper bound). Prompt tokens are estimated
         (``tokenizer`` says how)."""
         self._check_open()
         cfg = self.config
         per_reply = cfg.max_tokens if completion_tokens is None else completion_tokens
-        from recarena.validation import check_int
-
         per_reply = check_int(per_reply, "LLMBackend.estimate.completion_tokens", 0)
         requests = list(requests)
         cached = 0

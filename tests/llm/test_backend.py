@@ -220,6 +220,8 @@ def test_budget_zero_sends_nothing_but_serves_the_cache(fake_openai, llm_config,
         assert counts(replay) == {"llm": 0, "cache": 4, "fallback": 0}
         with pytest.raises(BudgetExhausted, match="max_total_tokens=0") as err:
             backend.decide(requests(4) + requests(1, "", 50), Choice)
+        with pytest.raises(BudgetExhausted):
+            backend.check()  # sends nothing either
     assert fake_openai.count == sent
     assert [d.decided_by for d in err.value.decisions[:4]] == ["cache"] * 4
     assert err.value.decisions[4] is None
