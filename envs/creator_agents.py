@@ -19,7 +19,6 @@ Needs PettingZoo (``pip install 'recarena[multiagent]'``).
 
 from __future__ import annotations
 
-import functools
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -208,6 +207,8 @@ class CreatorAgentsParallelEnv(ParallelEnv):
             "budget": ((1,), float(p.budget_high)), "effort": ((1,), 1.0),
             "age": ((1,), float(self.max_rounds + 1)), "round": ((1,), float(self.max_rounds)),
         }
+        self._observation_spaces: dict[str, spaces.Dict] = {}
+        self._action_spaces: dict[str, spaces.MultiDiscrete] = {}
         self.agents: list[str] = []
         self._rng: np.random.Generator | None = None
         self.round_report: Any = None
@@ -223,16 +224,24 @@ class CreatorAgentsParallelEnv(ParallelEnv):
                               f"{self.possible_agents[-1]}); live now: {shown or 'none'}")
         return agent
 
-    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo asks
     def observation_space(self, agent: str) -> spaces.Dict:
-        self._known(agent)
-        return spaces.Dict({key: spaces.Box(0.0, high, shape, dtype=np.float32)
-                            for key, (shape, high) in self._obs_template.items()})
+        """The agent's observation space (the same object on every call, as PettingZoo asks)."""
+        space = self._observation_spaces.get(agent)
+        if space is None:
+            self._known(agent)
+            space = self._observation_spaces[agent] = spaces.Dict({
+                key: spaces.Box(0.0, high, shape, dtype=np.float32)
+                for key, (shape, high) in self._obs_template.items()})
+        return space
 
-    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.MultiDiscrete:
-        self._known(agent)
-        return spaces.MultiDiscrete([self.num_topics, len(self.effort_levels)], dtype=np.int64)
+        """The agent's action space (the same object on every call, as PettingZoo asks)."""
+        space = self._action_spaces.get(agent)
+        if space is None:
+            self._known(agent)
+            space = self._action_spaces[agent] = spaces.MultiDiscrete(
+                [self.num_topics, len(self.effort_levels)], dtype=np.int64)
+        return space
 
     # ------------------------------------------------------------------ recommender
     def _build_recommender(self, recommender: Any, args: Mapping[str, Any] | None) -> Any:
