@@ -20,6 +20,11 @@ install              ``pip install 'recarena[llm-local]'`` or ``make llm-local``
 address              ``127.0.0.1`` on a free port; ``base_url`` is ``http://127.0.0.1:PORT/v1``
 threads              half the CPUs this process may use (``os.sched_getaffinity``), 1 to 4
 context              ``n_ctx`` tokens (default 2048: a user-choice prompt is < 800 tokens)
+prompt cache         llama-cpp-python's RAM cache of evaluated prompts (``prompt_cache_mb``,
+                     default 512 MiB, least recently used out): a request that starts like an
+                     earlier one (the same user's persona at a later step or under another
+                     policy) evaluates only the rest; 9 real MovieLens decisions (3 users x 3
+                     steps) took 68 s instead of 81 s with the same replies
 lifetime             started by :meth:`~LocalLLMServer.start` (or ``with``), stopped by
                      :meth:`~LocalLLMServer.stop`, on leaving the ``with`` block, on SIGTERM,
                      at interpreter exit (``atexit``) and, on Linux, when the starting process
@@ -203,6 +208,7 @@ class LocalLLMServer:
             1 to 4).
         startup_timeout: seconds to wait for ``/v1/models`` to answer.
         port: TCP port on 127.0.0.1 (default: a free one).
+        prompt_cache_mb: MiB of RAM for evaluated prompts (0: no prompt cache).
 
     Attributes:
         base_url: ``http://127.0.0.1:PORT/v1`` (valid once started).
@@ -212,12 +218,13 @@ class LocalLLMServer:
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, *, n_ctx: int = 2048,
                  n_threads: int | None = None, startup_timeout: float = 120.0,
-                 port: int | None = None) -> None:
+                 port: int | None = None, prompt_cache_mb: int = 512) -> None:
         self.n_ctx = check_int(n_ctx, "n_ctx", 128, 131_072)
         self.n_threads = _threads() if n_threads is None else check_int(n_threads, "n_threads",
                                                                          1, 256)
         self.startup_timeout = check_float(startup_timeout, "startup_timeout", 0.0, low_open=True)
         self.port = None if port is None else check_int(port, "port", 1, 65_535)
+        self.prompt_cache_mb = check_int(prompt_cache_mb, "prompt_cache_mb", 0, 1 << 20)
         self._model_path = None if model_path is None else Path(model_path)
         self.model = LOCAL_MODEL
         self.host = "127.0.0.1"
@@ -278,6 +285,9 @@ class LocalLLMServer:
                "--model_alias", self.model, "--host", self.host, "--port", str(port),
                "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
                "--n_threads_batch", str(self.n_threads)]
+        if self.prompt_cache_mb:
+            cmd += ["--cache", "True", "--cache_type", "ram",
+                    "--cache_size", str(self.prompt_cache_mb << 20)]
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env.pop(var, None)  # the server sets its own thread count

@@ -65,7 +65,8 @@ def test_missing_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize(("kwargs", "field"), [({"n_ctx": 0}, "n_ctx"),
                                                ({"n_threads": 0}, "n_threads"),
                                                ({"startup_timeout": 0}, "startup_timeout"),
-                                               ({"port": 70_000}, "port")])
+                                               ({"port": 70_000}, "port"),
+                                               ({"prompt_cache_mb": -1}, "prompt_cache_mb")])
 def test_bad_arguments(kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         LocalLLMServer(**kwargs)
