@@ -6,6 +6,7 @@ from recarena._lazy import lazy_exports
 _EXPORTS = {
     "BernoulliTS": "recarena.agents.bandits",
     "Calibrated": "recarena.agents.rerank",
+    "CreatorAgentsParallelEnv": "recarena.agents.creator_agents",
     "CascadeKLUCB": "recarena.agents.bandits",
     "CascadeUCB1": "recarena.agents.bandits",
     "DiagLinUCB": "recarena.agents.bandits",

@@ -15,7 +15,8 @@ id                                            what
 ============================================  ===========================================
 
 The creators' view of the same world is a PettingZoo env (creators are the agents):
-:mod:`recarena.envs.creator_agents` (``parallel_env()``, ``env()``; the ``multiagent`` extra).
+:mod:`recarena.agents.creator_agents` (``parallel_env()``, ``env()``; the ``multiagent`` extra;
+in ``agents`` because a recommender policy runs inside it).
 
 Every id also has a native batched vector env (``gymnasium.make_vec(id, num_envs=N,
 vectorization_mode="vector_entry_point")``, see :mod:`recarena.envs.vector`), and
@@ -30,7 +31,6 @@ _EXPORTS = {
     "CascadeVectorEnv": "recarena.envs.vector",
     "CoreEnv": "recarena.envs.base",
     "CoreVectorEnv": "recarena.envs.vector",
-    "CreatorAgentsParallelEnv": "recarena.envs.creator_agents",
     "CreatorEcosystemConfig": "recarena.envs.creator_ecosystem",
     "CreatorEcosystemEnv": "recarena.envs.creator_ecosystem",
     "CreatorEcosystemVectorEnv": "recarena.envs.vector",

@@ -433,7 +433,7 @@ def test_log_analysis_and_runner_reject(label: str, call: Callable, error: type,
 def _creator_agents_cases() -> list:
     def step(actions: Callable) -> Callable:
         def call() -> None:
-            from recarena.envs import creator_agents
+            from recarena.agents import creator_agents
 
             env = creator_agents.parallel_env(users=2, num_creators=4, round_length=1,
                                               num_candidates=10, recommender="random")
@@ -443,7 +443,7 @@ def _creator_agents_cases() -> list:
 
     def build(**kw: object) -> Callable:
         def call() -> None:
-            from recarena.envs import creator_agents
+            from recarena.agents import creator_agents
 
             creator_agents.parallel_env(users=2, num_creators=4, num_candidates=10, **kw)
         return call

@@ -3,11 +3,12 @@
 :class:`CreatorAgentsParallelEnv` is the multi-agent side of ``recarena/CreatorEcosystem-v0``
 (:mod:`recarena.envs.creator_ecosystem`, the platform view): the same world
 (:class:`~recarena.simulators.creators.CreatorWorld`), but the creators are the agents
-and the recommender is part of the environment. :func:`parallel_env` builds it (PettingZoo's
+and the recommender is part of the environment. Because a recommender policy runs inside
+it, it lives in the agents layer (``simulators -> envs -> agents``), above both. :func:`parallel_env` builds it (PettingZoo's
 Parallel API) and :func:`env` wraps it for the AEC API through PettingZoo's own
 ``parallel_to_aec``::
 
-    from recarena.envs import creator_agents
+    from recarena.agents import creator_agents
     env = creator_agents.parallel_env(recommender="popular", users=64, max_rounds=50)
     observations, infos = env.reset(seed=0)
     while env.agents:
@@ -19,7 +20,6 @@ Needs PettingZoo (``pip install 'recarena[multiagent]'``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,20 +34,14 @@ try:
     from pettingzoo import ParallelEnv
     from pettingzoo.utils.conversions import parallel_to_aec
 except ImportError as _exc:  # pragma: no cover - the multiagent extra is installed in CI
-    raise ImportError("recarena.envs.creator_agents needs PettingZoo: pip install "
+    raise ImportError("recarena.agents.creator_agents needs PettingZoo: pip install "
                       f"'recarena[multiagent]' ({_exc})") from None
 
-__all__ = ["CREATOR_REWARDS", "POLICY_FACTORY", "CreatorAgentsParallelEnv", "env", "parallel_env"]
+__all__ = ["CREATOR_REWARDS", "CreatorAgentsParallelEnv", "env", "parallel_env"]
 
 #: what a creator's reward counts (``reward``): its items' impressions, clicks, minutes
 #: watched in the round, or the income the configured ``income_weights`` pay for them
 CREATOR_REWARDS = ("exposure", "clicks", "watch_time", "income")
-
-#: how a recommender given by name is built: ``module:function`` with the signature of
-#: :func:`recarena.agents.registry.make_policy` ``(name, env, **args)``. Loaded only when
-#: a name is given: this module imports no policy code (envs sit below agents), the
-#: registry is reached at run time the way Gymnasium reaches an env's entry point.
-POLICY_FACTORY = "recarena.agents.registry:make_policy"
 
 #: the observation entries with a history axis: ``(history, T)`` each
 _HISTORY = ("exposure", "clicks", "watch_time", "made")
@@ -147,7 +141,7 @@ class CreatorAgentsParallelEnv(ParallelEnv):
     separate stream of the same seed. ``reset()`` without a seed starts a new world from
     the env's own stream.
 
-    >>> from recarena.envs import creator_agents
+    >>> from recarena.agents import creator_agents
     >>> env = creator_agents.parallel_env(users=4, num_creators=6, round_length=2,
     ...                                   recommender="random", max_rounds=3)
     >>> obs, infos = env.reset(seed=0)
@@ -249,8 +243,8 @@ class CreatorAgentsParallelEnv(ParallelEnv):
         if isinstance(recommender, str):
             if args is not None and not isinstance(args, Mapping):
                 raise ConfigError(f"{owner}_args", args, "a mapping of the policy's arguments")
-            module, _, attr = POLICY_FACTORY.partition(":")
-            make_policy = getattr(importlib.import_module(module), attr)
+            from recarena.agents.registry import make_policy
+
             try:
                 return make_policy(recommender, self.platform, **dict(args or {}))
             except ConfigError as exc:

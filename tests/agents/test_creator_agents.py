@@ -1,4 +1,4 @@
-"""The creators' PettingZoo env (recarena.envs.creator_agents): PettingZoo's own checkers
+"""The creators' PettingZoo env (recarena.agents.creator_agents): PettingZoo's own checkers
 (parallel API, parallel seeding, AEC API), determinism over many rounds, bad inputs that
 leave the env usable, equality with the platform view (CreatorEcosystem-v0) when the
 creators follow their own models, and the creator-exodus scenario at a tiny size."""
@@ -13,9 +13,8 @@ pytest.importorskip("pettingzoo")
 
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test  # noqa: E402
 
-from recarena.agents import make_policy  # noqa: E402
+from recarena.agents import creator_agents, make_policy  # noqa: E402
 from recarena.agents.base import public_info  # noqa: E402
-from recarena.envs import creator_agents  # noqa: E402
 from recarena.errors import ConfigError, ResetNeeded  # noqa: E402
 
 #: a small world where creators leave and enter within a few rounds
