@@ -241,9 +241,10 @@ def add_usage(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def usage_text(usage: dict[str, Any], seconds: float) -> str:
-    """One progress-bar line: requests/s, cache hits, fallbacks, tokens, spend."""
-    rate = usage.get("requests", 0) / seconds if seconds > 0 else 0.0
+def usage_text(usage: dict[str, Any], seconds: float, since: int = 0) -> str:
+    """One progress-bar line: requests/s (the requests beyond ``since`` over ``seconds``),
+    cache hits, fallbacks, tokens, spend (totals)."""
+    rate = (usage.get("requests", 0) - since) / seconds if seconds > 0 else 0.0
     cost = usage.get("cost")
     spend = "n/a" if cost is None else f"${cost:.4f}"
     return (f"LLM {usage.get('requests', 0)} req ({rate:.1f}/s), {usage.get('cache_hits', 0)} "

@@ -510,6 +510,7 @@ def _run_attempt(spec: Scenario, run_dir: Path, manifest: dict[str, Any],
         _write_json(run_dir / "manifest.json", manifest)
 
     record()
+    sent_before = manifest["llm"]["usage"]["requests"] if fields is not None else 0
     data = spec.model_dump(mode="json")
     bar = _progress(len(todo), spec.name, quiet)
     stop_ticker = threading.Event()
@@ -517,8 +518,8 @@ def _run_attempt(spec: Scenario, run_dir: Path, manifest: dict[str, Any],
         def tick() -> None:
             while not stop_ticker.wait(1.0):
                 try:
-                    bar.set_postfix_str(llm_run.usage_text(llm_usage(),
-                                                           time.perf_counter() - t0))
+                    bar.set_postfix_str(llm_run.usage_text(
+                        llm_usage(), time.perf_counter() - t0, since=sent_before))
                 except Exception:  # noqa: BLE001 - a progress line must never end a run
                     pass
 
@@ -546,7 +547,7 @@ def _run_attempt(spec: Scenario, run_dir: Path, manifest: dict[str, Any],
     finally:
         stop_ticker.set()
         bar.close()
-        record()
+    record()
 
 
 def _run_pool(data: dict[str, Any], todo: list[Unit], run_dir: Path, workers: int,
