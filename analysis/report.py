@@ -671,10 +671,14 @@ def _creator_plot(run: _Run, name: str) -> Any | None:
     for i, (ax, (frame, x, y, ylabel), xlabel, metric) in enumerate(zip(
             axes, panels, xlabels, CREATOR_PLOTS[name], strict=False)):
         def label(g: list[str], metric: str | None = metric) -> str:
+            # policies whose curves coincide share one entry: "all N policies" when that is
+            # every policy, and their number once when it is the same for all of them
+            name = f"all {len(g)} policies" if len(g) == len(run.policies) > 1 else " = ".join(g)
             if metric is None:
-                return " = ".join(g)
-            return " = ".join(g) + f" ({metric} " + ", ".join(
-                _num(numbers[p][metric]) for p in g) + ")"
+                return name
+            values = [_num(numbers[p][metric]) for p in g]
+            shown = values[0] if len(set(values)) == 1 else ", ".join(values)
+            return f"{name} ({metric} {shown})"
 
         _, same = _draw_policies(ax, frame, x, y, run, label, xlabel.split(" ")[-1])
         if same:
