@@ -537,7 +537,8 @@ def test_config_bad_inputs(field, value):
     assert field in err.value.field and "expected" in str(err.value)
 
 
-def test_config_from_mapping_and_public(monkeypatch):
+def test_config_from_mapping_and_public(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the backend opens its (relative) cache file here
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     cfg = LLMConfig.from_mapping({"model": "gpt-4o", "cache": Path("x.sqlite")})
