@@ -15,6 +15,8 @@ from recarena.eventlog import read_table
 from tests.llm.conftest import FAKE_KEY
 from tests.llm.fake_openai import FakeOpenAI
 
+pytest.importorskip("openai")  # the LLM backend's client (the recarena[llm] extra)
+
 SCENARIO = """
 name = "llm-test"
 [env]
