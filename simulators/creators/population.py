@@ -69,7 +69,7 @@ quality noise, lengths.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -346,12 +346,17 @@ class CreatorPopulation:
         v /= v.sum(axis=1, keepdims=True)
         return v
 
-    def check_actions(self, actions: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """``actions`` (``{"topic": (M,) int in [0, T), "effort": (M,) float in [0, 1]}``)
-        as arrays, or ``ConfigError``."""
+    def check_actions(self, actions: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``actions`` (``{"topic": (M,) int in [0, T), "effort": (M,) float in [0, 1]}``,
+        optionally with ``"mask": (M,) bool``: True where the slot is steered, False where
+        its creator follows its own model) as ``(topic, effort, mask)`` arrays (``mask``
+        all True when not given), or ``ConfigError``. Topic and effort must be valid in
+        every slot, masked or not."""
         m, t = self.num_slots, self.num_topics
-        if not isinstance(actions, Mapping) or set(actions) != {"topic", "effort"}:
-            raise ConfigError("actions", actions, "a mapping with exactly 'topic' and 'effort'")
+        if not isinstance(actions, Mapping) or set(actions) not in (
+                {"topic", "effort"}, {"topic", "effort", "mask"}):
+            raise ConfigError("actions", actions,
+                              "a mapping with exactly 'topic' and 'effort' (and optionally 'mask')")
         topic = np.asarray(actions["topic"])
         effort = np.asarray(actions["effort"])
         if topic.shape != (m,) or topic.dtype.kind not in "iu" or topic.size and (
@@ -360,13 +365,17 @@ class CreatorPopulation:
         if effort.shape != (m,) or effort.dtype.kind not in "iuf" or not np.all(
                 (effort >= 0.0) & (effort <= 1.0)):
             raise ConfigError("actions['effort']", effort, f"({m},) floats in [0, 1]")
-        return topic.astype(np.int64), effort.astype(np.float64)
+        mask = np.asarray(actions.get("mask", np.ones(m, dtype=bool)))
+        if mask.shape != (m,) or mask.dtype.kind != "b":
+            raise ConfigError("actions['mask']", mask, f"({m},) booleans (True: steered)")
+        return topic.astype(np.int64), effort.astype(np.float64), mask.copy()
 
     def produce(self, rng: np.random.Generator, actions: Mapping[str, Any] | None = None,
                 controlled: np.ndarray | None = None) -> NewItems:
         """Every live creator's ``budget`` items of this round (rules 6 and 7); with
         ``actions``, the creators in ``controlled`` (bool ``(M,)``; default: every live
-        one) take their topic and effort from them instead."""
+        one) and in the actions' ``mask`` (default: every slot) take their topic and
+        effort from them instead."""
         p = self.params
         slots = np.flatnonzero(self.alive)
         counts = self.budget[slots]
@@ -378,8 +387,8 @@ class CreatorPopulation:
         topic = (cum[row] < u[:, None] * cum[row, -1:]).sum(axis=1)
         np.minimum(topic, self.num_topics - 1, out=topic)
         if actions is not None:
-            topic_a, effort_a = self.check_actions(actions)
-            ctrl = self.alive.copy() if controlled is None else controlled & self.alive
+            topic_a, effort_a, mask = self.check_actions(actions)
+            ctrl = (self.alive if controlled is None else controlled & self.alive) & mask
             self.effort[ctrl] = effort_a[ctrl]
             topic = np.where(ctrl[rep], topic_a[rep], topic)
         effort = self.effort[rep]
@@ -394,7 +403,10 @@ class CreatorPopulation:
 
     # ------------------------------------------------------------------ a round
     def step_round(self, feedback: RoundFeedback, rng: np.random.Generator,
-                   actions: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+                   actions: Mapping[str, Any] | None = None,
+                   decide: Callable[[CreatorPopulation, dict[str, Any]],
+                                    Mapping[str, Any] | None] | None = None,
+                   ) -> dict[str, np.ndarray]:
         """Learn from one round's ``feedback``, let creators leave and enter, and produce
         the next round's items (rules 1-7 of the module docstring).
 
@@ -404,7 +416,19 @@ class CreatorPopulation:
         on its topic with that effort; beliefs and viability are kept as for the others,
         slow thinking is skipped. Actions are per slot and apply to the creators who were
         alive in the round and stay (a slot's action is its creator's); a creator entering
-        at this round's end follows its own model in its first round.
+        at this round's end follows its own model in its first round. An optional
+        ``"mask"`` (``(M,)`` bool) steers only the slots where it is True; the others
+        follow their own models in everything, slow thinking included (an all-False mask
+        is exactly ``actions=None``: same state, same draws).
+
+        ``decide``: instead of ``actions``, a function ``decide(population, record) ->
+        actions or None`` called once the round's feedback has updated the beliefs,
+        viability and ages (rules 1-3), before slow thinking, entries and production;
+        ``record`` holds ``income`` ``(M, T)``, ``engagement``, ``left`` and ``stay``
+        ``(M,)`` (alive in the round and staying). Its actions then apply as above (its
+        steered creators skip the model's slow thinking); its draws, if any, come before
+        the entries'. LLM creators decide this way
+        (:mod:`recarena.simulators.llm.creators`).
 
         Returns the round's record: ``income`` ``(M, T)``, ``engagement``, ``left``,
         ``entered`` ``(M,)``, and ``items`` (:class:`NewItems`)."""
@@ -413,8 +437,12 @@ class CreatorPopulation:
         for name, arr in zip(RoundFeedback._fields, feedback, strict=True):
             if np.shape(arr) != shape:
                 raise ConfigError(f"feedback.{name}", np.shape(arr), f"an array of shape {shape}")
+        if actions is not None and decide is not None:
+            raise ConfigError("step_round", "actions and decide",
+                              "either actions or decide (or neither), not both")
+        steered = np.zeros(m, dtype=bool)
         if actions is not None:
-            self.check_actions(actions)
+            steered = self.check_actions(actions)[2]
         exposure, clicks, watch, live = (np.asarray(a, dtype=np.float64) for a in feedback)
         w = p.income_weights
         income = w["exposure"] * exposure + w["click"] * clicks + w["watch_time"] * watch
@@ -438,10 +466,14 @@ class CreatorPopulation:
         self.window_utility += np.where(alive, total_income, 0.0)
         self.age += alive
         stay = alive & ~left
-        if actions is None:
-            revise = stay & (self.age % p.revision_every == 0)
-            if revise.any():
-                self._revise(np.flatnonzero(revise))
+        if decide is not None:
+            actions = decide(self, {"income": income, "engagement": signal, "left": left,
+                                    "stay": stay.copy()})
+            if actions is not None:
+                steered = self.check_actions(actions)[2]
+        revise = stay & ~steered & (self.age % p.revision_every == 0)
+        if revise.any():
+            self._revise(np.flatnonzero(revise))
         self.alive = stay.copy()  # (entries below mark their slots alive; stay stays as it is)
         self.creator_id[left] = -1  # (the record keeps the ids: the caller read them before)
         # 5. entry

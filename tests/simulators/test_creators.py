@@ -434,3 +434,42 @@ def test_bad_world_and_catalog_setups() -> None:
         _population().step_round(_feedback(2, 2), np.random.default_rng(0))  # wrong shape
     with pytest.raises(ResetNeeded):
         _world().snapshot()
+
+
+def test_an_all_false_mask_is_no_actions_and_a_partial_mask_steers_only_its_slots() -> None:
+    from recarena.simulators.creators.population import _STATE
+
+    m, t = 6, 4
+    kw = dict(num_creators=m, initial_creators=4, num_topics=t, entry_rate=1.5, window=2,
+              revision_every=2, budget_low=2, budget_high=4)
+    free, masked, partial = _population(**kw), _population(**kw), _population(**kw)
+    rng_a, rng_b, rng_c = (np.random.default_rng(9) for _ in range(3))
+    data = np.random.default_rng(1)
+    steer = np.array([True, False, True, False, False, False])
+    for _ in range(8):  # entries, exits and slow thinking all happen
+        live = data.integers(0, 3, size=(m, t)).astype(float)
+        clicks = data.integers(0, 3, size=(m, t)) * (live > 0)
+        fb = _feedback(m, t, exposure=4 * clicks, clicks=clicks, live=live)
+        actions = {"topic": data.integers(0, t, size=m), "effort": data.uniform(size=m)}
+        revised_before = partial.strategy.copy()
+        steered_alive = partial.alive & steer
+        a = free.step_round(fb, rng_a)
+        b = masked.step_round(fb, rng_b, actions | {"mask": np.zeros(m, dtype=bool)})
+        c = partial.step_round(fb, rng_c, actions | {"mask": steer})
+        for name in _STATE:
+            np.testing.assert_array_equal(getattr(free, name), getattr(masked, name), name)
+        for x, y in zip(a["items"], b["items"], strict=True):
+            np.testing.assert_array_equal(x, y)
+        assert (a["left"] == b["left"]).all() and (a["entered"] == b["entered"]).all()
+        # the partial mask: steered creators that stayed make only the asked topic, with the
+        # asked effort, and skip slow thinking
+        items = c["items"]
+        ok = steered_alive & ~c["left"]
+        for s in np.flatnonzero(ok):
+            assert np.all(items.topic[items.slot == s] == actions["topic"][s])
+            assert partial.effort[s] == actions["effort"][s]
+            np.testing.assert_array_equal(partial.strategy[s], revised_before[s])
+    with pytest.raises(ConfigError, match="mask"):
+        free.step_round(fb, rng_a, actions | {"mask": np.zeros(m)})  # not booleans
+    with pytest.raises(ConfigError, match="not both"):
+        free.step_round(fb, rng_a, actions, decide=lambda pop, rec: None)
