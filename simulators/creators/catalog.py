@@ -13,7 +13,7 @@ from recarena.validation import check_int
 
 __all__ = ["LiveCatalog", "sample_uniform_distinct"]
 
-_FIELDS = ("item_id", "topic", "quality", "length", "creator_id", "slot", "born")
+_FIELDS = ("item_id", "topic", "quality", "length", "creator_id", "slot", "born", "text")
 
 
 def sample_uniform_distinct(n: int, c: int, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -127,6 +127,9 @@ class LiveCatalog:
         self.slot = np.zeros(0, dtype=np.int64)
         #: the round count (rounds completed) when the item was made
         self.born = np.zeros(0, dtype=np.int64)
+        #: object: the ``(title, description)`` its creator wrote (LLM creators), or
+        #: ``None`` (a model-made item: it has no text of its own)
+        self.text = np.empty(0, dtype=object)
 
     def copy(self) -> LiveCatalog:
         out = LiveCatalog.__new__(LiveCatalog)
@@ -135,20 +138,29 @@ class LiveCatalog:
             setattr(out, name, getattr(self, name).copy())
         return out
 
-    def add(self, items: NewItems, born: int) -> None:
-        """Append ``items`` made when ``born`` rounds were complete."""
+    def add(self, items: NewItems, born: int, texts: np.ndarray | None = None) -> None:
+        """Append ``items`` made when ``born`` rounds were complete; ``texts``: their
+        ``(title, description)`` or ``None`` each (object ``(B,)``; default: none)."""
         b = items.topic.size
+        if texts is None:
+            texts = np.full(b, None, dtype=object)
+        elif np.shape(texts) != (b,):
+            raise ConfigError("LiveCatalog.add.texts", np.shape(texts),
+                              f"one (title, description) or None per item: shape ({b},)")
         ids = (self.next_item + np.arange(b, dtype=np.int64)) % self.num_item_ids
         self.next_item = (self.next_item + b) % self.num_item_ids
         new = {"item_id": ids, "topic": items.topic, "quality": items.quality,
                "length": items.length, "creator_id": items.creator_id, "slot": items.slot,
-               "born": np.full(b, born, dtype=np.int64)}
+               "born": np.full(b, born, dtype=np.int64),
+               "text": np.asarray(texts, dtype=object)}
         for name in _FIELDS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
 
-    def update(self, completed: int, left: np.ndarray, items: NewItems) -> None:
+    def update(self, completed: int, left: np.ndarray, items: NewItems,
+               texts: np.ndarray | None = None) -> None:
         """End of a round: ``completed`` rounds are complete, the creators in the slots
-        ``left`` (bool ``(M,)``) left, ``items`` were made."""
+        ``left`` (bool ``(M,)``) left, ``items`` were made (with ``texts``, see
+        :meth:`add`)."""
         m = self.params.num_creators
         gone_creator = np.append(left, False)[self.slot]  # (slot M: already orphaned)
         expired = completed - self.born >= self.params.item_lifetime
@@ -161,7 +173,21 @@ class LiveCatalog:
         for name in _FIELDS:
             setattr(self, name, getattr(self, name)[keep])
         self.slot[np.append(left, False)[self.slot]] = m  # kept items of creators who left
-        self.add(items, completed)
+        self.add(items, completed, texts)
+
+    def texts_of(self, item_ids: np.ndarray) -> np.ndarray:
+        """Object array shaped like ``item_ids``: the ``(title, description)`` of each live
+        item that has one, else ``None`` (a model-made item, or an id not live now)."""
+        ids = np.asarray(item_ids, dtype=np.int64)
+        out = np.full(ids.shape, None, dtype=object)
+        if self.size == 0 or ids.size == 0:
+            return out
+        order = np.argsort(self.item_id, kind="stable")
+        pos = np.minimum(np.searchsorted(self.item_id, ids, sorter=order), self.size - 1)
+        row = order[pos]
+        found = self.item_id[row] == ids
+        out[found] = self.text[row[found]]
+        return out
 
     def counts(self, num_slots: int) -> np.ndarray:
         """``(num_slots + 1, T)`` live items per creator slot (the last row: orphans) and topic."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -15,8 +15,8 @@ from recarena.simulators.users.model import UserModel
 from recarena.simulators.world import SlateWorld, WorldSnapshot
 from recarena.validation import check_int
 
-__all__ = ["CREATOR_COLUMNS", "CATALOG_COLUMNS", "CreatorRound", "CreatorWorld",
-           "CreatorWorldSnapshot"]
+__all__ = ["CREATOR_COLUMNS", "CATALOG_COLUMNS", "CreatorDecisions", "CreatorPolicy",
+           "CreatorRound", "CreatorWorld", "CreatorWorldSnapshot"]
 
 #: the columns of ``CreatorRound["creators"]`` (the event log's ``creators`` table without
 #: its ``run, seed, policy, round, step`` head)
@@ -71,8 +71,38 @@ class CreatorRound(Mapping):
     __hash__ = None  # type: ignore[assignment]
 
 
+class CreatorDecisions(NamedTuple):
+    """What a :class:`CreatorPolicy` decided at the end of a round: ``actions`` for
+    :meth:`CreatorPopulation.step_round` (with a ``mask`` of the slots it steers),
+    ``texts`` (object ``(M,)``: the ``(title, description)`` a slot's items of the round
+    get, ``None`` for none) and ``columns`` (``(M,)`` arrays per slot added to the
+    round's ``creators`` report, e.g. ``decided_by``; a slot the policy did not decide
+    for holds its default, which rows of creators who left or entered read)."""
+
+    actions: Mapping[str, Any] | None
+    texts: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+@runtime_checkable
+class CreatorPolicy(Protocol):
+    """Creators driven by a policy inside the world (LLM creators,
+    :class:`~recarena.simulators.llm.creators.LLMCreators`): the world keeps the policy's
+    state (``initial_state(population)`` at reset, with a ``copy()`` for snapshots) and
+    at the end of every round, once the feedback has updated the beliefs (see
+    :meth:`CreatorPopulation.step_round`'s ``decide``), calls ``decide(state,
+    population, feedback, record, rng)`` with the round's :class:`RoundFeedback`, the
+    step's record so far and the creators' stream."""
+
+    def initial_state(self, population: CreatorPopulation) -> Any: ...
+
+    def decide(self, state: Any, population: CreatorPopulation, feedback: RoundFeedback,
+               record: dict[str, Any], rng: np.random.Generator) -> CreatorDecisions: ...
+
+
 class CreatorWorldSnapshot(NamedTuple):
-    """A :class:`CreatorWorld`'s full state: the slate world's and the creators'."""
+    """A :class:`CreatorWorld`'s full state: the slate world's and the creators' (with
+    the creator policy's state, if any)."""
 
     base: WorldSnapshot
     population: CreatorPopulation
@@ -81,6 +111,7 @@ class CreatorWorldSnapshot(NamedTuple):
     clock: int
     id_slot: np.ndarray
     actions: Any
+    policy_state: Any = None
 
 
 class CreatorWorld(SlateWorld):
@@ -102,18 +133,27 @@ class CreatorWorld(SlateWorld):
     catalog starts as in a steady state: items of every age).
 
     Controlled creators: set :attr:`creator_actions` (``{"topic": (M,) int, "effort": (M,)
-    float}``) before the step that ends a round; it applies to that round's production
-    and is then cleared.
+    float}``, optionally ``"mask"``) before the step that ends a round; it applies to
+    that round's production and is then cleared.
+
+    Policy-driven creators (``creator_policy``, a :class:`CreatorPolicy` such as LLM
+    creators): every round the policy decides from the round's feedback (its own state
+    in :attr:`policy_state`, snapshotted with the world), the items of the creators it
+    steers carry the ``(title, description)`` it wrote (``catalog.text``; a creator's
+    second and later items of a round get " (part k)"), and the round's ``creators``
+    report gains the policy's columns (``decided_by``, ...). Setting
+    :attr:`creator_actions` as well raises ``ConfigError`` at the round's end.
 
     Args:
         user_model: the users.
         catalog: the live catalog (a fresh :class:`LiveCatalog`; the world owns it).
         slate_size: K.
         round_length: steps per creator round.
+        creator_policy: a :class:`CreatorPolicy`, or ``None`` (the creators' own models).
     """
 
     def __init__(self, user_model: UserModel, catalog: LiveCatalog, slate_size: int,
-                 round_length: int) -> None:
+                 round_length: int, creator_policy: CreatorPolicy | None = None) -> None:
         if not isinstance(catalog, LiveCatalog):
             raise ConfigError("CreatorWorld.catalog", catalog, "a LiveCatalog")
         super().__init__(user_model, catalog, slate_size)
@@ -130,6 +170,13 @@ class CreatorWorld(SlateWorld):
         self.creator_actions: Mapping[str, Any] | None = None
         #: the :class:`CreatorRound` of the round that ended in the last step, or ``None``
         self.round_report: CreatorRound | None = None
+        if creator_policy is not None and not isinstance(creator_policy, CreatorPolicy):
+            raise ConfigError("CreatorWorld.creator_policy", creator_policy,
+                              "None or a CreatorPolicy (initial_state(population), "
+                              "decide(state, population, feedback, record, rng))")
+        #: the creator policy, or ``None``; its state
+        self.creator_policy = creator_policy
+        self.policy_state: Any = None
 
     @property
     def num_streams(self) -> int:  # type: ignore[override]
@@ -158,6 +205,8 @@ class CreatorWorld(SlateWorld):
         self.clock = 0
         self.creator_actions = None
         self.round_report = None
+        policy = self.creator_policy
+        self.policy_state = None if policy is None else policy.initial_state(pop)
         self._index_creators()
         self._next_item_id = 0
         self.state = self.sample_users(num_users, self._rngs[0])
@@ -214,10 +263,20 @@ class CreatorWorld(SlateWorld):
                   "effort": pop.effort.copy()}
         r = pop.round
         actions, self.creator_actions = self.creator_actions, None
-        rec = pop.step_round(RoundFeedback(fb[0, :m], fb[1, :m], fb[2, :m], live[:m]),
-                             self.creators_rng, actions)
+        feedback = RoundFeedback(fb[0, :m], fb[1, :m], fb[2, :m], live[:m])
+        policy, decided = self.creator_policy, []
+        decide = None
+        if policy is not None:
+            def decide(population: CreatorPopulation, record: dict[str, Any]) -> Any:
+                out = policy.decide(self.policy_state, population, feedback, record,
+                                    self.creators_rng)
+                decided.append(out)
+                return out.actions
+
+        rec = pop.step_round(feedback, self.creators_rng, actions, decide)
         items, left, entered = rec["items"], rec["left"], rec["entered"]
-        cat.update(pop.round, left, items)
+        texts = self._item_texts(decided[0], items) if decided else None
+        cat.update(pop.round, left, items, texts)
         self._index_creators()
         made = np.bincount(items.slot * t + items.topic, minlength=m * t).reshape(m, t)
         n_made = made.sum(axis=1)
@@ -245,6 +304,8 @@ class CreatorWorld(SlateWorld):
             "watch_time": np.concatenate([per_creator[2, a], np.zeros(b.size)]),
             "income": np.concatenate([income[a], np.zeros(b.size)]),
         }
+        for name, col in (decided[0].columns.items() if decided else ()):
+            creators[name] = np.concatenate([col[a], col[b]])
         per_topic = fb.sum(axis=1)
         catalog = {
             "topic": np.arange(t, dtype=np.int64),
@@ -258,6 +319,17 @@ class CreatorWorld(SlateWorld):
                                           "creators": creators, "catalog": catalog})
         fb[...] = 0.0
 
+    @staticmethod
+    def _item_texts(decisions: CreatorDecisions, items: Any) -> np.ndarray:
+        """The round's items' texts: their slot's, " (part k)" from a slot's second."""
+        texts = np.asarray(decisions.texts, dtype=object)[items.slot]
+        first = np.searchsorted(items.slot, items.slot)  # (items are grouped by slot)
+        for j in np.flatnonzero(np.arange(items.slot.size) > first).tolist():
+            if texts[j] is not None:
+                title, description = texts[j]
+                texts[j] = (f"{title} (part {j - int(first[j]) + 1})", description)
+        return texts
+
     # ------------------------------------------------------------------ snapshots
     def snapshot(self) -> CreatorWorldSnapshot:  # type: ignore[override]
         """The full state: users, candidates, random streams, creators, catalog, the
@@ -265,9 +337,11 @@ class CreatorWorld(SlateWorld):
         if self.state is None:
             raise ResetNeeded("CreatorWorld.snapshot called before reset()")
         self._flush_feedback()
+        state = self.policy_state
         return CreatorWorldSnapshot(super().snapshot(), self.population.copy(),
                                     self.catalog.copy(), self._feedback.copy(), self.clock,
-                                    self._id_slot.copy(), self.creator_actions)
+                                    self._id_slot.copy(), self.creator_actions,
+                                    None if state is None else state.copy())
 
     def restore(self, snap: CreatorWorldSnapshot) -> None:  # type: ignore[override]
         if not isinstance(snap, CreatorWorldSnapshot):
@@ -281,4 +355,5 @@ class CreatorWorld(SlateWorld):
         self.clock = snap.clock
         self._id_slot = snap.id_slot.copy()
         self.creator_actions = snap.actions
+        self.policy_state = None if snap.policy_state is None else snap.policy_state.copy()
         self.round_report = None
