@@ -13,11 +13,42 @@ from recarena.envs.core import EnvConfig
 from recarena.envs.slate import SlateCore, SlateEnv, SlateEnvConfig, _default_user_model
 from recarena.errors import ConfigError
 from recarena.simulators.creators import CreatorParams, CreatorWorld, LiveCatalog
+from recarena.simulators.creators.world import CreatorPolicy
 from recarena.simulators.users import UserModel
 from recarena.simulators.world import WorldStep
-from recarena.validation import check_int
+from recarena.validation import check_choice, check_int
 
-__all__ = ["CreatorEcosystemConfig", "CreatorEcosystemCore", "CreatorEcosystemEnv"]
+__all__ = ["CreatorEcosystemConfig", "CreatorEcosystemCore", "CreatorEcosystemEnv",
+           "llm_creators"]
+
+#: the keywords of LLM creators (``creators="llm"``) besides ``creators``
+LLM_CREATOR_ARGUMENTS = ("llm", "llm_fraction", "llm_seed", "llm_history", "topic_names")
+
+
+def llm_creators(llm: Any, llm_fraction: float = 1.0, llm_seed: int = 0,
+                 llm_history: int = 3, topic_names: Any = None) -> Any:
+    """The :class:`~recarena.simulators.llm.creators.LLMCreators` of ``creators="llm"``:
+    ``llm`` a dict of :class:`~recarena.simulators.llm.LLMConfig` fields, an
+    ``LLMConfig`` (the policy then owns the backend it makes) or a backend."""
+    from recarena.simulators.llm import LLMBackend, LLMConfig
+    from recarena.simulators.llm.creators import LLMCreators
+
+    if isinstance(llm, Mapping):
+        llm = LLMConfig(**llm)
+    owns = isinstance(llm, LLMConfig)
+    if owns:
+        llm = LLMBackend(llm)
+    if not callable(getattr(llm, "decide", None)):
+        raise ConfigError("CreatorEcosystemEnv.llm", llm,
+                          "the LLM backend: a dict of LLMConfig fields, an LLMConfig or an "
+                          "LLMBackend (with creators='llm')")
+    try:
+        return LLMCreators(llm, topic_names=topic_names, llm_fraction=llm_fraction,
+                           llm_seed=llm_seed, history=llm_history, owns_backend=owns)
+    except ConfigError:
+        if owns:
+            llm.close()
+        raise
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,11 @@ class CreatorEcosystemConfig(EnvConfig):
         num_item_ids: the item id space (ids wrap around; see
             :class:`~recarena.simulators.creators.LiveCatalog`); ``None``: 8 times the
             most items that can be live at once.
+        creator_policy: ``None`` (the creators follow their own models) or a
+            :class:`~recarena.simulators.creators.world.CreatorPolicy` that decides for
+            them every round (LLM creators:
+            :class:`~recarena.simulators.llm.creators.LLMCreators`, what
+            ``creators="llm"`` builds).
     """
 
     horizon: int | None = 200
@@ -54,6 +90,7 @@ class CreatorEcosystemConfig(EnvConfig):
     reward_weights: Mapping[str, float] = field(default_factory=lambda: {"watch_time": 1.0})
     observe: tuple[str, ...] = ("candidates", "response", "history")
     num_item_ids: int | None = None
+    creator_policy: Any = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,6 +99,10 @@ class CreatorEcosystemConfig(EnvConfig):
             raise ConfigError(f"{name}.creators", self.creators, "a CreatorParams")
         check_int(self.num_topics, f"{name}.num_topics", 1)
         check_int(self.round_length, f"{name}.round_length", 1)
+        if self.creator_policy is not None and not isinstance(self.creator_policy,
+                                                              CreatorPolicy):
+            raise ConfigError(f"{name}.creator_policy", self.creator_policy,
+                              "None or a CreatorPolicy (e.g. LLMCreators)")
         if not isinstance(self.user_model, UserModel):
             raise ConfigError(f"{name}.user_model", self.user_model, "a UserModel")
         if self.user_model.retention is not None:
@@ -95,7 +136,7 @@ class CreatorEcosystemCore(SlateCore):
         catalog = config.catalog()
         super().__init__(config.slate_config(catalog))
         self.world = CreatorWorld(config.user_model, catalog, config.slate_size,
-                                  config.round_length)
+                                  config.round_length, config.creator_policy)
         self.num_items = catalog.num_item_ids
         self.config = config  # (the slate core read what it needs of the slate configuration)
 
@@ -168,14 +209,31 @@ class CreatorEcosystemEnv(SlateEnv):
 
     **Arguments**: any :class:`CreatorEcosystemConfig` field, or any
     :class:`~recarena.simulators.creators.CreatorParams` field (``entry_rate``,
-    ``window``, ``item_lifetime``, ``income_weights``, ...) as a keyword;
-    ``render_mode``. Recommenders matter to creators: exposure decides clicks, clicks
+    ``window``, ``item_lifetime``, ``income_weights``, ...) as a keyword; ``creators``
+    (also ``"model"`` or ``"llm"``), ``llm``, ``llm_fraction``, ``llm_seed``,
+    ``llm_history``, ``topic_names``; ``render_mode``. Recommenders matter to creators: exposure decides clicks, clicks
     decide viability, so a popularity recommender that keeps showing old hits starves new
     creators (shorter ``item_lifetime`` and ``window`` make that faster).
 
     **Controlled creators**: ``env.unwrapped.world.creator_actions = {"topic": (M,) int,
-    "effort": (M,) float}`` before the step that ends a round sets that round's
-    production (see :class:`~recarena.simulators.creators.CreatorWorld`).
+    "effort": (M,) float}`` (optionally ``"mask": (M,) bool``, the slots steered) before
+    the step that ends a round sets that round's production (see
+    :class:`~recarena.simulators.creators.CreatorWorld`).
+
+    **LLM creators** (``creators="llm"``; default ``"model"``): at the end of every round
+    an LLM plays each creator that stays, CreAgent style
+    (:class:`~recarena.simulators.llm.creators.LLMCreators`): it reads only its own
+    feedback and beliefs and writes its next items' topic, effort, title and description;
+    a failed reply leaves that creator to its model. ``llm``: the backend (a dict of
+    :class:`~recarena.simulators.llm.LLMConfig` fields, an ``LLMConfig`` or an
+    ``LLMBackend``; leave ``api_key`` out of scenario files: ``$OPENAI_API_KEY`` is read
+    instead); ``llm_fraction`` of the creators (by a hash of the creator id, seeded by
+    ``llm_seed``) are LLM-played; ``llm_history`` rounds of feedback are reviewed on a
+    slow-thinking round; ``topic_names`` name the topics in prompts. The round report's
+    ``creators`` then also has ``decided_by`` (``llm``, ``cache``, ``fallback``,
+    ``model``), ``title`` and ``reason``, and the event log's ``creators`` table a
+    ``decided_by`` column; the items' texts are in ``world.catalog.text``
+    (:class:`~recarena.simulators.llm.creators.CreatorItemTexts` reads them for LLM users).
 
     **Version history**: v0: initial version.
 
@@ -196,3 +254,42 @@ class CreatorEcosystemEnv(SlateEnv):
     core_class = CreatorEcosystemCore
     config_class = CreatorEcosystemConfig
     nested_configs = ("creators",)
+
+    @classmethod
+    def config_arguments(cls, config: Any = None, own_only: bool = False) -> list[str]:
+        """:meth:`CoreEnv.config_arguments`, plus the LLM creators' keywords."""
+        names = super().config_arguments(config, own_only)
+        return names if own_only else names + list(LLM_CREATOR_ARGUMENTS)
+
+    @classmethod
+    def make_config(cls, config: Any = None, **arguments: Any) -> Any:
+        """As :meth:`CoreEnv.make_config`; ``creators="model"`` (the default) or
+        ``"llm"`` with ``llm`` and the other LLM creator keywords
+        (:func:`llm_creators`) sets ``creator_policy``."""
+        mode = arguments.get("creators")
+        llm = {k: arguments.pop(k) for k in LLM_CREATOR_ARGUMENTS if k in arguments}
+        if isinstance(mode, str):
+            del arguments["creators"]
+            check_choice(mode, f"{cls.__name__}.creators", ("model", "llm"))
+        else:  # absent, or a CreatorParams: the config's creators
+            mode = None
+        if mode is None and not llm:
+            return super().make_config(config, **arguments)
+        if mode != "llm" and llm:
+            raise ConfigError(f"{cls.__name__}.creators", mode,
+                              "'llm' when " + ", ".join(llm) + " is given")
+        if mode == "llm" and "llm" not in llm:
+            raise ConfigError(f"{cls.__name__}.llm", None,
+                              "the LLM backend (a dict of LLMConfig fields, an LLMConfig or "
+                              "an LLMBackend) with creators='llm'")
+        built = super().make_config(config, **arguments)
+        if mode == "model":
+            return built if built.creator_policy is None else built.replace(creator_policy=None)
+        return built.replace(creator_policy=llm_creators(**llm))
+
+    def close(self) -> None:
+        """Close the LLM backend the env made for its LLM creators (``creators="llm"``)."""
+        policy = self.config.creator_policy
+        if callable(getattr(policy, "close", None)):
+            policy.close()
+        super().close()

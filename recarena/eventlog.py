@@ -62,7 +62,10 @@ creator round, written when the round ends, i.e. when the step's info has ``crea
     of most of its items made this round (-1 if none), ``home_topic`` its best topic by
     expertise; ``items`` made this round, ``live_items`` its items in the catalog after the
     round; ``exposure`` (impressions), ``clicks``, ``watch_time`` of its items this round
-    and ``income`` (what the creator reward paid it).
+    and ``income`` (what the creator reward paid it). With LLM creators (the round's
+    ``creators`` has ``decided_by``), also ``decided_by`` (string): who decided the
+    creator's production after this round: ``llm``, ``cache``, ``fallback`` (its model
+    did) or ``model`` (not asked); other logs are unchanged.
 ``catalog`` (envs with acting creators: one row per topic and creator round)
     ``run, seed, policy, round, step, topic, live_items, new_items, exposure, clicks,
     watch_time`` (:data:`CATALOG_TABLE_COLUMNS`).
@@ -383,6 +386,8 @@ class ImpressionRecorder:
                                                     "step": np.full(n, t, np.int64)}
             for name in columns[5:]:
                 cols[name] = np.asarray(data[name], dtype=_CREATOR_DTYPES.get(name, np.int64))
+            if part == "creators" and "decided_by" in data:  # LLM creators only
+                cols["decided_by"] = np.asarray(data["decided_by"], dtype=str)
             writer.append(cols)
 
     def snapshot(self, t: int, info: dict[str, Any], day: np.ndarray) -> None:

@@ -60,3 +60,11 @@ _EXPORTS.update({
     "fit_llm_choices": "recarena.simulators.llm.calibrate",
 })
 __all__ = sorted(_EXPORTS)
+
+# LLM-played creators (issue 18, the creator part): CreAgent-style creators
+_EXPORTS.update({
+    "LLMCreators": "recarena.simulators.llm.creators",
+    "CreatorDecision": "recarena.simulators.llm.creators",
+    "CreatorItemTexts": "recarena.simulators.llm.creators",
+})
+__all__ = sorted(_EXPORTS)
