@@ -42,9 +42,9 @@ creators, two more:
 
     ``decided_by`` (string; only for envs whose info has ``info["llm"]["decided_by"]``,
     i.e. LLM-played users, so other envs' logs are unchanged) says who decided the
-    user's response to the slate, repeated on every row of it: ``llm`` (an LLM reply),
-    ``cache`` (a reply replayed from the LLM cache), ``fallback`` (no usable reply: the
-    model decided) or ``model`` (not an LLM-decided step).
+    user's response to the slate, repeated on every row of it: ``llm`` (an LLM reply,
+    sent now or replayed from the LLM cache: :func:`logged_decider`), ``fallback`` (no
+    usable reply: the model decided) or ``model`` (not an LLM-decided step).
 ``snapshots`` (one row per user row every ``snapshot_every`` steps)
     ``run, seed, policy, step, day, user_id`` plus the user's one-number oracle entries
     (``oracle_budget``, ``oracle_satisfaction``, ...) and, where the env reports an
@@ -64,8 +64,9 @@ creator round, written when the round ends, i.e. when the step's info has ``crea
     round; ``exposure`` (impressions), ``clicks``, ``watch_time`` of its items this round
     and ``income`` (what the creator reward paid it). With LLM creators (the round's
     ``creators`` has ``decided_by``), also ``decided_by`` (string): who decided the
-    creator's production after this round: ``llm``, ``cache``, ``fallback`` (its model
-    did) or ``model`` (not asked); other logs are unchanged.
+    creator's production after this round: ``llm`` (sent now or replayed from the
+    cache), ``fallback`` (its model did) or ``model`` (not asked); other logs are
+    unchanged.
 ``catalog`` (envs with acting creators: one row per topic and creator round)
     ``run, seed, policy, round, step, topic, live_items, new_items, exposure, clicks,
     watch_time`` (:data:`CATALOG_TABLE_COLUMNS`).
@@ -250,6 +251,16 @@ def logged_propensities(source: Any, slates: Any) -> tuple[np.ndarray, np.ndarra
     return position, slate
 
 
+def logged_decider(decided_by: Any) -> np.ndarray:
+    """``decided_by`` codes as the event log writes them: a reply replayed from the LLM
+    cache (``cache`` in ``info["llm"]``) is logged as ``llm``. The log records who decided
+    each interaction, not where this run fetched the reply from, so that a rerun on the
+    same cache writes the same log byte for byte; cache hits are counted in the run's LLM
+    usage (``manifest.json``, ``summary.json``) and in ``info["llm"]``."""
+    codes = np.asarray(decided_by, dtype=str)
+    return np.where(codes == "cache", "llm", codes)
+
+
 def _const(value: str, n: int) -> tuple[str, int]:
     return (value, n)
 
@@ -337,7 +348,7 @@ class ImpressionRecorder:
         }
         llm = info_after.get("llm")
         if isinstance(llm, dict) and "decided_by" in llm:
-            cols["decided_by"] = np.repeat(np.asarray(llm["decided_by"], dtype=str).reshape(n), k)
+            cols["decided_by"] = np.repeat(logged_decider(llm["decided_by"]).reshape(n), k)
         oracle = info_before.get("oracle") or {}
         rel = relevance_of(oracle)
         if rel is not None:
@@ -387,7 +398,7 @@ class ImpressionRecorder:
             for name in columns[5:]:
                 cols[name] = np.asarray(data[name], dtype=_CREATOR_DTYPES.get(name, np.int64))
             if part == "creators" and "decided_by" in data:  # LLM creators only
-                cols["decided_by"] = np.asarray(data["decided_by"], dtype=str)
+                cols["decided_by"] = logged_decider(data["decided_by"])
             writer.append(cols)
 
     def snapshot(self, t: int, info: dict[str, Any], day: np.ndarray) -> None:

@@ -197,10 +197,9 @@ def test_cache_replay_vector_equals_single_and_snapshots(fake_openai, llm_config
     fake_openai.reset()
     again, log2 = logged("b")
     assert fake_openai.count == 0
-    assert set(log1["decided_by"]) == {"llm", "model"} and set(log2["decided_by"]) == {"cache",
-                                                                                       "model"}
-    assert (log1["decided_by"] == "llm").tolist() == (log2["decided_by"] == "cache").tolist()
-    assert log1.drop(columns="decided_by").equals(log2.drop(columns="decided_by"))
+    # the log records who decided (the LLM), not where the reply came from: identical logs
+    assert set(log1["decided_by"]) == {"llm", "model"}
+    assert log1.equals(log2)
     # the single env makes the same rounds (same prompts: answered from the cache)
     with LLMBackend(llm_config(fake_openai, cache=str(tmp_path / "c.sqlite"))) as b:
         env = make(b)
