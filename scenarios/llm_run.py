@@ -77,8 +77,9 @@ _LOCAL_DEFAULTS = {"concurrency": 1, "timeout": 120.0, "response_format": "json_
 
 
 def uses_llm(spec: Scenario) -> bool:
-    """Whether the scenario's users are played by an LLM (``env.config.users = "llm"``)."""
-    return spec.env.config.get("users") == "llm"
+    """Whether an LLM plays the scenario's users (``env.config.users = "llm"``) or
+    creators (``env.config.creators = "llm"``, CreatorEcosystem-v0)."""
+    return spec.env.config.get("users") == "llm" or spec.env.config.get("creators") == "llm"
 
 
 def _local_wanted(spec: Scenario) -> bool:
@@ -349,6 +350,11 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
     users = min(spec.run.users, sample_users)
     steps = min(spec.run.steps, sample_steps)
     envs = _make_env(spec, users, llm=dry)
+    users_llm = spec.env.config.get("users") == "llm"
+    creators_llm = spec.env.config.get("creators") == "llm"
+    round_length = int(getattr(envs.unwrapped.config, "round_length", 1))
+    if creators_llm:  # LLM creators decide at the end of each creator round: sample two
+        steps = min(spec.run.steps, max(steps, 2 * round_length))
     try:
         model = envs.unwrapped.config.user_model
         pol = make_policy(spec.policies[0].registry_name, envs, **spec.policies[0].args)
@@ -380,7 +386,7 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
     fraction = float(getattr(model, "llm_fraction", 1.0))
     every = int(getattr(model, "llm_every", 1))
     reflect = int(getattr(model, "reflect_every", 0))
-    row_steps = len(units_of(spec)) * spec.run.users * spec.run.steps
+    row_steps = len(units_of(spec)) * spec.run.users * spec.run.steps if users_llm else 0
     decisions = row_steps * fraction / every
     reflections = row_steps * fraction / reflect if reflect else 0.0
     decision_tokens = per_request.get("UserDecision", 0.0)
@@ -388,15 +394,33 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
     typical_reply = UserDecision(choice=3, reason="a film I would enjoy", rating=4,
                                  leave=False, instruction=None).model_dump_json()
     typical = estimate_tokens([{"role": "assistant", "content": typical_reply}])
-    requests = int(round(decisions + reflections))
-    prompt = int(round(decisions * decision_tokens + reflections * reflection_tokens))
+    # LLM creators: the sample's creator requests per round, for every round of every unit
+    # (creators who enter or leave change the count: an estimate, not a bound)
+    creator_decisions, creator_tokens, creator_typical = 0.0, 0.0, 0
+    if creators_llm:
+        from recarena.simulators.llm.creators import CreatorDecision
+
+        asked = sum(len(reqs) for reqs, sch in dry.calls if sch is CreatorDecision)
+        per_round = asked / max(1, steps // round_length)
+        creator_decisions = len(units_of(spec)) * (spec.run.steps // round_length) * per_round
+        creator_tokens = per_request.get("CreatorDecision", 0.0)
+        creator_typical = estimate_tokens([{"role": "assistant", "content": CreatorDecision(
+            topic=3, effort=0.7, title="A new clip", description="what it is about, briefly",
+            reason="topic 3 paid best").model_dump_json()}])
+    requests = int(round(decisions + reflections + creator_decisions))
+    prompt = int(round(decisions * decision_tokens + reflections * reflection_tokens
+                       + creator_decisions * creator_tokens))
     out = {"llm": True, "units": len(units_of(spec)), "users": spec.run.users,
            "steps": spec.run.steps, "llm_fraction": fraction, "llm_every": every,
            "reflect_every": reflect, "decisions": int(round(decisions)),
            "reflections": int(round(reflections)), "requests": requests,
            "sampled_prompts": sampled,
-           "prompt_tokens_per_request": round(decision_tokens, 1), "prompt_tokens": prompt,
-           "completion_tokens_typical": requests * typical,
+           "prompt_tokens_per_request": round(prompt / requests if requests else 0.0, 1),
+           "prompt_tokens": prompt,
+           "creator_decisions": int(round(creator_decisions)),
+           "creator_prompt_tokens_per_request": round(creator_tokens, 1),
+           "completion_tokens_typical": int(round((decisions + reflections) * typical
+                                                  + creator_decisions * creator_typical)),
            "completion_tokens_max": requests * config.max_tokens,
            "model": config.model, "base_url": "embedded local server" if local
            else config.resolved_base_url(), "local": local,
@@ -410,8 +434,8 @@ def estimate_run(spec: Scenario, sample_users: int = 16, sample_steps: int = 6) 
 def format_estimate(est: dict[str, Any]) -> str:
     """The dry run's table."""
     if not est["llm"]:
-        return (f"no LLM users in this scenario (env.config.users is not 'llm'): "
-                f"{est['units']} unit(s), nothing would be sent to an LLM")
+        return (f"no LLM users or creators in this scenario (env.config.users / creators is "
+                f"not 'llm'): {est['units']} unit(s), nothing would be sent to an LLM")
 
     def money(v: float | None) -> str:
         return "unknown (no price for the model: set llm.prices)" if v is None else f"${v:,.4f}"
@@ -421,8 +445,9 @@ def format_estimate(est: dict[str, Any]) -> str:
         ("units x users x steps", f"{est['units']} x {est['users']} x {est['steps']}"),
         ("LLM share", f"llm_fraction {est['llm_fraction']:g}, every {est['llm_every']} "
                       f"step(s), reflections every {est['reflect_every'] or 'never'}"),
-        ("requests", f"{est['requests']:,} ({est['decisions']:,} decisions, "
-                     f"{est['reflections']:,} reflections)"),
+        ("requests", f"{est['requests']:,} ({est['decisions']:,} user decisions, "
+                     f"{est['reflections']:,} reflections, {est['creator_decisions']:,} "
+                     "creator decisions)"),
         ("prompt tokens", f"{est['prompt_tokens']:,} ({est['prompt_tokens_per_request']:g} per "
                           f"request, from {est['sampled_prompts']} real prompts; "
                           f"{est['tokenizer']})"),

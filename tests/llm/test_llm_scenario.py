@@ -180,3 +180,31 @@ def test_dry_run_sends_nothing(scenario: Path, server: FakeOpenAI, tmp_path: Pat
     completion_max = int(lines["completion tokens"].split(", ")[1].split()[0].replace(",", ""))
     top = float(lines["cost"].split(", $")[1].split()[0].replace(",", ""))
     assert top == pytest.approx((prompt * 1.0 + completion_max * 2.0) / 1e6, abs=1e-4)
+
+
+def test_llm_creators_through_a_scenario(server: FakeOpenAI, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``creators = "llm"`` runs through the same plumbing: the dry run counts the creator
+    decisions the run then sends, and the creators table says who decided."""
+    monkeypatch.setenv("RECARENA_TEST_KEY", FAKE_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    server.reset()
+    server.api_key = FAKE_KEY
+    text = (SCENARIO.format(url=server.url)
+            .replace('id = "recarena/MovieLens-v0"', 'id = "recarena/CreatorEcosystem-v0"')
+            .replace('users = "llm"', 'creators = "llm", round_length = 2, num_creators = 6')
+            .replace("steps = 3", "steps = 4")
+            .replace('[[policies]]\nname = "greedy_oracle"\n', ""))
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert main(["run", str(path), "--dry-run"]) == 0
+    assert "creator decisions" in capsys.readouterr().out and server.count == 0
+    run = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(run), "--quiet"]) == 0
+    creators = read_table(run / "units" / "seed0-random", "creators")
+    usage = json.loads((run / "manifest.json").read_text())["llm"]["usage"]
+    asked = creators[creators["decided_by"] != "model"]
+    assert len(asked) == usage["decisions"] > 0 and set(asked["decided_by"]) == {"llm"}
+    assert server.count == usage["requests"] == usage["decisions"] + 1  # + the probe
+    _no_key_on_disk(run)
