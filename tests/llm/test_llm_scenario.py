@@ -171,7 +171,7 @@ def test_dry_run_sends_nothing(scenario: Path, server: FakeOpenAI, tmp_path: Pat
     out = capsys.readouterr().out
     assert server.count == 0 and not (tmp_path / "runs").exists()
     lines = dict(line.strip().split("  ", 1) for line in out.splitlines()[1:])
-    assert lines["requests"].strip().startswith("18 (18 decisions, 0 reflections)")
+    assert lines["requests"].strip().startswith("18 (18 user decisions, 0 reflections, 0 creator")
     assert "from 9 real prompts" in lines["prompt tokens"]
     assert "typical" in lines["cost"] and "$" in lines["cost"]
     assert "max_cost $1" in lines["budget"]
