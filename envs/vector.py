@@ -174,6 +174,16 @@ class CoreVectorEnv(CoreFacts, gym.vector.VectorEnv):
         self._needs_reset = True
         self._last: CoreStep | None = None
 
+    def close_extras(self, **kwargs: Any) -> None:
+        """Release what parts of the configuration hold: the LLM backend an env made for
+        its LLM users (``users="llm"``) or creators (``creators="llm"``), as the single
+        env's ``close`` does (a backend given as an object stays the caller's)."""
+        for part in (getattr(self.config, "user_model", None),
+                     getattr(self.config, "creator_policy", None)):
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
+
     # ----------------------------------------------------------------- API
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -209,6 +209,11 @@ def test_vector_env_equals_single_env_and_check_env(fake_openai, llm_config, bac
         check_env(env.unwrapped, skip_render_check=False)
         env.close()
         assert env.unwrapped.config.user_model.backend._closed
+        venv = make(config, n=2)  # the vector env closes the backend it made, too
+        venv.close()
+        assert venv.unwrapped.config.user_model.backend._closed
+    vec.close()
+    assert not backend._closed  # a backend given as an object stays the caller's
 
 
 def test_instruction_observation(fake_openai, backend) -> None:
