@@ -29,34 +29,11 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from _common import cartpole_rate, greedy  # (benchmarks/ is on the path of a script run)
 
 import recarena  # noqa: F401  (registers the envs)
 
 ENV = "recarena/CreatorEcosystem-v0"
-
-
-def cartpole_rate(seconds: float) -> float:
-    env = gym.make("CartPole-v1")
-    env.action_space.seed(0)
-    env.reset(seed=0)
-    sample, step, reset = env.action_space.sample, env.step, env.reset
-    n, t0 = 0, time.perf_counter()
-    while True:
-        for _ in range(1000):
-            _, _, term, trunc, _ = step(sample())
-            if term or trunc:
-                reset()
-        n += 1000
-        if time.perf_counter() - t0 >= seconds:
-            return n / (time.perf_counter() - t0)
-
-
-def greedy(info: dict, k: int) -> np.ndarray:
-    """Top-k true scores per row, best first (the myopic oracle, batched)."""
-    scores = info["oracle"]["scores"]
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1)
-    return np.take_along_axis(part, order, axis=1)
 
 
 def ecosystem_rate(envs: gym.vector.VectorEnv, policy: str, seconds: float,

@@ -126,6 +126,11 @@ class ArrayWorld:
         """Start ``num_users`` fresh users and draw their first candidates."""
         num_users = check_int(num_users, "num_users", 1)
         self._rngs = tuple(rng.spawn(self.num_streams))
+        self.start_users(num_users)
+
+    def start_users(self, num_users: int) -> None:
+        """``num_users`` fresh users (ids ``0 .. N-1``, step counters at 0) and their first
+        candidates, from the streams :meth:`reset` spawned (item ids restart at 0)."""
         self._next_item_id = 0
         self.state = self.sample_users(num_users, self._rngs[0])
         self.state.user_id[:] = np.arange(num_users)

@@ -208,12 +208,7 @@ class CreatorWorld(SlateWorld):
         policy = self.creator_policy
         self.policy_state = None if policy is None else policy.initial_state(pop)
         self._index_creators()
-        self._next_item_id = 0
-        self.state = self.sample_users(num_users, self._rngs[0])
-        self.state.user_id[:] = np.arange(num_users)
-        self._next_user_id = num_users
-        self.steps = np.zeros(num_users, dtype=np.int64)
-        self.candidates = self.draw_candidates(num_users)
+        self.start_users(num_users)
 
     def _index_creators(self) -> None:
         """The slot of every creator id (``M`` for creators who left)."""
