@@ -21,8 +21,10 @@ base (so a learning base keeps learning from the slates actually shown) and then
 re-ranker's own state (exposure so far, duals, user histories); ``reset`` resets both;
 ``is_oracle`` is the base's (an oracle base gets ``info["oracle"]`` through it). The
 re-rankers are deterministic given the base's scores (ties go to the lower candidate
-index), so their propensities are 1 for the slate chosen (0 for any other), and
-``recommend`` changes no state: what it chose is recorded by ``update``. In the policy
+index), so their propensities are 1 for the slate chosen (0 for any other). What they
+learn (exposure so far, duals, click histories) changes only in ``update``, from the
+slates actually shown; ``recommend`` only notes what it saw (and ``calibrated`` forgets
+the history of a row whose user changed). In the policy
 registry they are ``fairco``, ``pmmf``, ``mmr`` and ``calibrated``, built with
 ``base = "<policy name>"`` and ``base_args = {...}``.
 
@@ -192,10 +194,8 @@ class Reranker(ReportsPropensity):
 
     def update(self, obs: dict[str, np.ndarray], slates: np.ndarray, response: Any,
                reward: np.ndarray, info: dict[str, Any] | None = None) -> None:
-        """Forward the feedback to the base, then record the shown slates (:meth:`_learn`)."""
-        base_update = getattr(self.base, "update", None)
-        if callable(base_update):
-            base_update(obs, slates, response, reward, info)
+        """Check the call, forward the feedback to the base, then record the shown slates
+        (:meth:`_learn`). A bad call raises before the base learns anything."""
         owner = type(self).__name__
         if self._last is None:
             raise ConfigError(f"{owner}.update", "no slates recommended yet",
@@ -205,6 +205,9 @@ class Reranker(ReportsPropensity):
         n = self._last["n"]
         if s.shape != (n, self.slate_size):
             raise ConfigError(f"{owner}.update slates", s.shape, f"shape ({n}, {self.slate_size})")
+        base_update = getattr(self.base, "update", None)
+        if callable(base_update):
+            base_update(obs, slates, response, reward, info)
         self._learn(s, response)
 
     def _rank(self, scores: np.ndarray, obs: Any, info: dict[str, Any] | None) -> np.ndarray:
@@ -247,7 +250,8 @@ class FairCo(Reranker):
     Batches: the N rows of a batch are N users served with the state before the batch;
     ``update`` then adds their slates' exposure and their candidates' merit and counts
     ``tau`` up by N (with one user per step this is the paper's sequential controller).
-    With ``learn=False`` the state stays empty and FairCo ranks as its base.
+    Without updates (e.g. ``evaluate(..., learn=False)``) the state stays empty and FairCo
+    ranks as its base.
 
     Args:
         base: the base policy (see :class:`Reranker`).
@@ -336,8 +340,12 @@ class PMMF(Reranker):
     the online dual mirror descent of the paper's Algorithm 1.
 
     Each provider ``p`` (group, see the module docstring) has a dual variable ``mu_p``
-    (0 at the start) and a fair share ``rho_p`` (uniform: ``1 / P`` over the P providers
-    seen so far). A user is served the top K of ``s_i - mu_{p(i)}`` (``s`` the base's
+    (0 at the start) and a fair share ``rho_p`` (uniform: ``1 / P`` over the P *active*
+    providers: those among the candidates of the last ``active_window`` updates). The
+    paper's providers are fixed; in a world where creators leave and enter, a provider
+    that no longer appears among the candidates cannot be shown, so it leaves the active
+    set (its dual and momentum are forgotten: it is no longer owed a share, and it does
+    not hold the ``lam`` budget) and re-enters at 0 if it appears again. A user is served the top K of ``s_i - mu_{p(i)}`` (``s`` the base's
     scores), shown in the order of ``s``. Then, with ``e_p`` the provider's share of the
     slate's K places,
 
@@ -354,7 +362,8 @@ class PMMF(Reranker):
     budget for a known horizon T; an open-ended run has no T, so there is no mask here.
 
     Batches: the N rows of a batch share the duals; ``update`` takes one step with the
-    mean of their subgradients (with one user per step this is the paper's algorithm).
+    mean of their subgradients (with one user per step and every provider among the
+    candidates this is the paper's algorithm).
 
     Args:
         base: the base policy (see :class:`Reranker`).
@@ -363,16 +372,19 @@ class PMMF(Reranker):
         learning_rate: > 0 (``eta = learning_rate / sqrt(C)``).
         gamma: the momentum weight of the newest subgradient, in (0, 1].
         group_key: where each candidate's provider is (module docstring).
+        active_window: updates after which a provider absent from the candidates
+            leaves the active set (>= 1).
     """
 
     kind = "pmmf"
 
     def __init__(self, base: Any, slate_size: int, lam: float = 1.0,
                  learning_rate: float = 0.01, gamma: float = 0.2,
-                 group_key: str = "candidate_creator_ids",
+                 group_key: str = "candidate_creator_ids", active_window: int = 50,
                  base_args: dict[str, Any] | None = None) -> None:
         super().__init__(base, slate_size, base_args)
         self.lam = check_float(lam, "PMMF.lam", 0.0)
+        self.active_window = check_int(active_window, "PMMF.active_window", 1)
         self.learning_rate = check_float(learning_rate, "PMMF.learning_rate", 0.0, low_open=True)
         self.gamma = check_float(gamma, "PMMF.gamma", 0.0, 1.0, low_open=True)
         if not isinstance(group_key, str) or not group_key:
@@ -383,10 +395,14 @@ class PMMF(Reranker):
     def _reset_state(self) -> None:
         self.mu = np.zeros(0)
         self.gradient = np.zeros(0)
+        #: the active providers (among the candidates of the last ``active_window`` updates)
         self.seen = np.zeros(0, dtype=bool)
+        #: per provider id, the update at which it was last among the candidates
+        self.last_seen = np.zeros(0, dtype=np.int64)
+        self.updates = 0
 
     def shares(self) -> np.ndarray:
-        """``rho`` of every provider id so far: ``1 / P`` for the P seen, 0 for the others."""
+        """``rho`` of every provider id so far: ``1 / P`` for the P active, 0 for the others."""
         p = int(self.seen.sum())
         return np.where(self.seen, 1.0 / max(p, 1), 0.0)
 
@@ -405,8 +421,13 @@ class PMMF(Reranker):
         groups = self._last["groups"]
         size = max(self.seen.shape[0], int(groups.max()) + 1 if groups.size else 0)
         self.mu, self.gradient = _grow(self.mu, size), _grow(self.gradient, size)
-        self.seen = _grow(self.seen, size)
-        self.seen[np.unique(groups)] = True
+        self.seen, self.last_seen = _grow(self.seen, size), _grow(self.last_seen, size)
+        self.updates += 1
+        self.last_seen[np.unique(groups)] = self.updates
+        was = self.seen
+        self.seen = (self.last_seen > 0) & (self.updates - self.last_seen < self.active_window)
+        gone = was & ~self.seen  # absent too long: no longer owed a share, duals forgotten
+        self.mu[gone], self.gradient[gone] = 0.0, 0.0
         shown = np.take_along_axis(groups, slates, axis=1)
         n, k = shown.shape
         share = np.bincount(shown.ravel(), minlength=size) / (n * k)

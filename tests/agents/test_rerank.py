@@ -249,6 +249,28 @@ def test_pmmf_raises_the_least_exposed_provider() -> None:
     assert pm.recommend(obs, info)[0].tolist() == [3, 4]
 
 
+def test_pmmf_forgets_a_provider_that_left() -> None:
+    # providers 0, 1, 2; provider 2 leaves after 10 updates (its items stop appearing)
+    rel = np.array([0.9, 0.8, 0.4, 0.3, 0.2, 0.1])
+    obs = {"x": np.zeros((2, 1))}
+    three = {"candidate_creator_ids": np.tile([0, 0, 1, 1, 2, 2], (2, 1))}
+    two = {"candidate_creator_ids": np.tile([0, 0, 1, 1, 1, 1], (2, 1))}
+    pm = PMMF(FixedScores(rel, 2), 2, lam=1.0, learning_rate=1.0, active_window=5)
+    _run(pm, obs, three, 10)
+    assert pm.seen.tolist() == [True, True, True] and pm.mu[2] < 0.0  # owed exposure
+    _run(pm, obs, two, 4)
+    assert pm.seen.tolist() == [True, True, True]  # absent for fewer than 5 updates
+    _run(pm, obs, two, 1)
+    assert pm.seen.tolist() == [True, True, False]  # gone: no share, no dual, no budget
+    assert pm.mu[2] == 0.0 and pm.gradient[2] == 0.0
+    np.testing.assert_allclose(pm.shares(), [0.5, 0.5, 0.0])
+    slates = _run(pm, obs, two, 50)
+    assert np.maximum(-pm.mu, 0.0) @ pm.shares() <= 1.0 + 1e-9  # lam bounds the live duals
+    assert pm.mu[1] < pm.mu[0]  # the live under-exposed provider is lifted
+    shown = two["candidate_creator_ids"][0][slates[-20:]]
+    assert 0.4 < (shown == 1).mean() <= 0.6  # and gets about its half of the exposure
+
+
 # ----------------------------------------------------------------- composition
 def test_rerankers_forward_to_the_base_and_report_propensities() -> None:
     base = FixedScores([0.3, 0.2, 0.1], 2)
