@@ -34,7 +34,7 @@ def llm_creators(llm: Any, llm_fraction: float = 1.0, llm_seed: int = 0,
     from recarena.simulators.llm.creators import LLMCreators
 
     if isinstance(llm, Mapping):
-        llm = LLMConfig(**llm)
+        llm = LLMConfig.from_env_argument(llm, "CreatorEcosystemEnv")
     owns = isinstance(llm, LLMConfig)
     if owns:
         llm = LLMBackend(llm)

@@ -39,7 +39,7 @@ def _llm_users(fitted: FittedMovieLens, base: Any, llm: Any, personas: Any,
     from recarena.simulators.llm.users import LLMUserModel, MovieLensPersonas, movielens_texts
 
     if isinstance(llm, dict):
-        llm = LLMConfig(**llm)
+        llm = LLMConfig.from_env_argument(llm, "movielens_config")
     owns = isinstance(llm, LLMConfig)
     if owns:
         llm = LLMBackend(llm)

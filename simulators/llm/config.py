@@ -254,3 +254,16 @@ class LLMConfig:
             if key not in allowed:
                 raise ConfigError(f"llm.{key}", key, "one of " + ", ".join(allowed))
         return cls(**dict(data))
+
+    @classmethod
+    def from_env_argument(cls, data: Mapping[str, Any], owner: str) -> LLMConfig:
+        """An ``LLMConfig`` from an env's ``llm={...}`` argument. A key is refused there:
+        Gymnasium keeps an env's arguments in ``env.spec`` (printed, pickled, copied into
+        trainers' checkpoints and run manifests), so the key comes from ``$OPENAI_API_KEY``
+        (or an ``LLMConfig`` / backend object, which the env does not record)."""
+        if isinstance(data, Mapping) and data.get("api_key") is not None:
+            raise ConfigError(f"{owner}.llm.api_key", "a key in the env's arguments",
+                              "no key here: env arguments are kept in env.spec, checkpoints "
+                              "and manifests; set $OPENAI_API_KEY or pass an LLMConfig or "
+                              "LLMBackend object")
+        return cls.from_mapping(data)

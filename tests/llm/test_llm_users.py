@@ -173,7 +173,8 @@ def test_hybrid_modes_ask_only_the_llm_users_and_steps(fake_openai, backend) -> 
     assert info["llm"]["decided_by"].tolist() == ["llm", "llm"]
 
 
-def test_vector_env_equals_single_env_and_check_env(fake_openai, llm_config, backend) -> None:
+def test_vector_env_equals_single_env_and_check_env(fake_openai, llm_config, backend,
+                                                     monkeypatch) -> None:
     # users leave with an instruction on their third step: both envs see the same
     fake_openai.responder = lambda body: (
         reply(choice=1, rating=2, leave=True, instruction="less horror, more comedy")
@@ -203,9 +204,14 @@ def test_vector_env_equals_single_env_and_check_env(fake_openai, llm_config, bac
         warnings.simplefilter("error")
         # (the checker re-makes the env from its spec, which deep-copies the arguments:
         # the backend's config, not a backend; the env closes the backend it made)
-        config = {f: getattr(backend.config, f) for f in ("base_url", "model", "api_key",
-                                                          "timeout", "max_retries")}
+        # (the key is not an env argument: env.spec would keep it; it comes from the env var)
+        config = {f: getattr(backend.config, f) for f in ("base_url", "model", "timeout",
+                                                          "max_retries")}
+        with pytest.raises(ConfigError, match="llm.api_key"):
+            make(config | {"api_key": backend.config.api_key})
+        monkeypatch.setenv("OPENAI_API_KEY", backend.config.api_key)
         env = make(config, observe=OBSERVE)
+        assert backend.config.api_key not in repr(env.spec)
         check_env(env.unwrapped, skip_render_check=False)
         env.close()
         assert env.unwrapped.config.user_model.backend._closed
