@@ -91,9 +91,8 @@ class CreatorAgentsParallelEnv(ParallelEnv):
     :mod:`recarena.simulators.creators.population`): with it the env reproduces
     ``recarena/CreatorEcosystem-v0`` exactly. An action for some live creators but not
     all is refused (the population is controlled as a whole). A creator entering at a
-    round's end makes its first items before it has acted: on a uniformly random topic at
-    ``effort_init`` when its slot was free during the round, with the action submitted for
-    the slot when it takes the slot of a creator that left at that same round's end.
+    round's end makes its first items before it has acted, by its own model (fast
+    thinking on its initial beliefs), whatever was submitted for its slot.
 
     **Observation space** (per agent, ``Dict`` of float32 ``Box``, row 0 of a history the
     round just played, H = ``history``):
@@ -328,8 +327,9 @@ class CreatorAgentsParallelEnv(ParallelEnv):
                                   f"a MultiDiscrete([{t}, {e}]) action: [topic in [0, {t}), "
                                   f"effort level in [0, {e}) of {self.effort_levels}]")
             chosen[self._agent_index[agent]] = (int(a[0]), self.effort_levels[int(a[1])])
-        # every action is valid: now the entrants' first topics may be drawn
-        topic = self._rng.integers(0, t, size=self.num_slots)
+        # every action is valid; free slots get placeholders (the population ignores them:
+        # a creator entering at the round's end makes its first items by its own model)
+        topic = np.zeros(self.num_slots, dtype=np.int64)
         level = np.full(self.num_slots, pop.params.effort_init)
         for s in np.flatnonzero(pop.alive).tolist():
             topic[s], level[s] = chosen[int(pop.creator_id[s])]
