@@ -98,8 +98,11 @@ def public_info(info: dict[str, Any] | None) -> dict[str, Any] | None:
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest entries of each row, largest first (``(N, k)``).
 
-    ``argpartition`` first when rows are long, so the cost is ``O(C + k log k)`` per row;
-    ties go to the lower index (stable), so callers break ties on purpose (e.g. random)."""
+    ``argpartition`` first when rows are long, so the cost is ``O(C + k log k)`` per row.
+    Deterministic: for ``C <= 64`` (or ``k >= C``) ties go to the lower index (a stable
+    sort); for longer rows, which of several candidates tied at the k-th score is kept is
+    ``argpartition``'s choice (the same every call), and the kept ones are ordered with
+    lower indices first among ties. Callers that care break ties on purpose (e.g. random)."""
     n, c = scores.shape
     if k >= c or c <= 64:
         return np.argsort(-scores, axis=1, kind="stable")[:, :k]

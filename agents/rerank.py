@@ -20,8 +20,8 @@ for its scores and returns the re-ranked slate; ``update`` forwards the feedback
 base (so a learning base keeps learning from the slates actually shown) and then feeds the
 re-ranker's own state (exposure so far, duals, user histories); ``reset`` resets both;
 ``is_oracle`` is the base's (an oracle base gets ``info["oracle"]`` through it). The
-re-rankers are deterministic given the base's scores (ties go to the lower candidate
-index), so their propensities are 1 for the slate chosen (0 for any other). What they
+re-rankers are deterministic given the base's scores (ties broken as
+:func:`~recarena.agents.base.top_k` does), so their propensities are 1 for the slate chosen (0 for any other). What they
 learn (exposure so far, duals, click histories) changes only in ``update``, from the
 slates actually shown; ``recommend`` only notes what it saw (and ``calibrated`` forgets
 the history of a row whose user changed). In the policy

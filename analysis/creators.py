@@ -298,13 +298,14 @@ def topic_migration(creators: pd.DataFrame, catalog: pd.DataFrame, signal: str =
     ``tv_rewarded``
         the total-variation distance ``1/2 sum_k |q_k - w_k|`` between ``q``, the topic
         distribution of the items produced in round ``r`` (the catalog's ``new_items``),
-        and ``w``, what the platform rewarded before: ``w_k ∝ E_k / X_k``, with ``E_k`` the
+        and ``w``, what the platform has rewarded: ``w_k ∝ E_k / X_k``, with ``E_k`` the
         engagement (``signal``: ``"clicks"`` or ``"watch_time"``) and ``X_k`` the
-        impressions of topic ``k`` over the rounds before ``r`` (the last ``window`` of
-        them; all when ``None``), ``E_k / X_k = 0`` for a topic never shown. 0: creators
-        produce exactly in proportion to engagement per impression; 1: only on topics that
-        earned nothing. NaN in the first round, in a round without production and while
-        nothing has been engaged with.
+        impressions of topic ``k`` over the rounds up to and including ``r`` (the last
+        ``window`` of them; all when ``None``): round ``r``'s items are made at its end,
+        after its feedback. ``E_k / X_k = 0`` for a topic never shown. 0: creators produce
+        exactly in proportion to engagement per impression; 1: only on topics that earned
+        nothing. NaN in a round without production and while nothing has been engaged
+        with in the window.
     ``tv_home``
         the same distance between ``q`` and the distribution of the producing creators'
         ``home_topic`` (0 when each produces on its home topic, as a reference).
@@ -313,11 +314,14 @@ def topic_migration(creators: pd.DataFrame, catalog: pd.DataFrame, signal: str =
     """
     if signal not in ("clicks", "watch_time"):
         raise ConfigError("signal", signal, "'clicks' or 'watch_time'")
-    if window is not None and (not isinstance(window, (int, np.integer)) or window < 1):
+    if window is not None and (isinstance(window, bool)
+                               or not isinstance(window, (int, np.integer)) or window < 1):
         raise ConfigError("window", window, "None or a positive number of rounds")
     require(creators, ["round", "topic", "home_topic", "items"], "topic_migration")
     require(catalog, ["round", "topic", "new_items", "exposure", signal], "topic_migration")
     ukeys = unit_keys(catalog)
+    if catalog.empty:  # no creator round finished: nothing to measure
+        return pd.DataFrame(columns=ukeys + ["round", "off_home", "tv_rewarded", "tv_home"])
     prod = creators[creators["items"] > 0]
     off = (prod["topic"] != prod["home_topic"]).astype(np.float64)
     off_home = prod.assign(off=off).groupby(ukeys + ["round"])["off"].mean()
@@ -331,10 +335,10 @@ def topic_migration(creators: pd.DataFrame, catalog: pd.DataFrame, signal: str =
         eng = np.cumsum(piv[signal].to_numpy(np.float64), axis=0)
         exp = np.cumsum(piv["exposure"].to_numpy(np.float64), axis=0)
         zero = np.zeros((1, topics.size))
-        eng, exp = np.vstack([zero, eng]), np.vstack([zero, exp])  # row r: rounds < r
-        idx = np.arange(rounds.size)
-        lo = np.zeros_like(idx) if window is None else np.maximum(idx - window, 0)
-        e_sum, x_sum = eng[idx] - eng[lo], exp[idx] - exp[lo]
+        eng, exp = np.vstack([zero, eng]), np.vstack([zero, exp])  # row j: rounds < j
+        hi = np.arange(rounds.size) + 1  # rounds up to and including r
+        lo = np.zeros_like(hi) if window is None else np.maximum(hi - window, 0)
+        e_sum, x_sum = eng[hi] - eng[lo], exp[hi] - exp[lo]
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(x_sum > 0, e_sum / np.where(x_sum > 0, x_sum, 1.0), 0.0)
             w = rate / rate.sum(axis=1, keepdims=True)

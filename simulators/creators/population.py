@@ -182,7 +182,8 @@ class CreatorParams:
         for key, value in w.items():
             if key not in _INCOME_KEYS:
                 raise ConfigError(f"{n}.income_weights", key, "keys from " + ", ".join(_INCOME_KEYS))
-            check_float(value, f"{n}.income_weights[{key!r}]")
+            # non-negative: income is a payment (the Gini over creators assumes it)
+            check_float(value, f"{n}.income_weights[{key!r}]", 0.0)
         object.__setattr__(self, "income_weights",
                            {key: float(w.get(key, 0.0)) for key in _INCOME_KEYS})
 

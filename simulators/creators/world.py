@@ -335,7 +335,7 @@ class CreatorWorld(SlateWorld):
         state = self.policy_state
         return CreatorWorldSnapshot(super().snapshot(), self.population.copy(),
                                     self.catalog.copy(), self._feedback.copy(), self.clock,
-                                    self._id_slot.copy(), self.creator_actions,
+                                    self._id_slot.copy(), _copy_actions(self.creator_actions),
                                     None if state is None else state.copy())
 
     def restore(self, snap: CreatorWorldSnapshot) -> None:  # type: ignore[override]
@@ -349,6 +349,11 @@ class CreatorWorld(SlateWorld):
         self._pending = []
         self.clock = snap.clock
         self._id_slot = snap.id_slot.copy()
-        self.creator_actions = snap.actions
+        self.creator_actions = _copy_actions(snap.actions)
         self.policy_state = None if snap.policy_state is None else snap.policy_state.copy()
         self.round_report = None
+
+
+def _copy_actions(actions: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A copy of pending creator actions whose arrays later edits cannot reach."""
+    return None if actions is None else {k: np.array(v, copy=True) for k, v in actions.items()}

@@ -201,8 +201,8 @@ def test_catalog_diversity_by_hand() -> None:
 
 
 def test_topic_migration_by_hand() -> None:
-    # 2 topics. Round 0: topic 0 shown 10 times, 5 clicks; topic 1 shown 10, 0 clicks.
-    # Round 1 produces (1, 3) items -> q = (1/4, 3/4); rewarded w = (1, 0) -> TV = 3/4
+    # 2 topics. Round 0: topic 0 shown 10 times, 5 clicks; topic 1 shown 10, 0 clicks;
+    # its new items (made at its end, after that feedback) (2, 2): w = (1, 0) -> TV = 1/2
     cat = catalog_rows([[2, 2], [3, 5], [3, 5]], new=[[2, 2], [1, 3], [2, 2]],
                        exposure=[[10, 10], [10, 30], [0, 0]], clicks=[[5, 0], [0, 10], [0, 0]])
     cre = creator_rows([{"id": 0, "enter": -1, "leave": None, "topic": 1, "home": 0},
@@ -210,13 +210,16 @@ def test_topic_migration_by_hand() -> None:
                         {"id": 2, "enter": -1, "leave": None, "topic": 0, "home": 0,
                          "items": 0}], last_round=2)
     m = cr.topic_migration(cre, cat)
-    assert math.isnan(m["tv_rewarded"].iloc[0])
-    assert m["tv_rewarded"].iloc[1] == pytest.approx(0.75)
-    # round 2: rates over rounds 0-1: topic 0: 5/20, topic 1: 10/40 -> w = (1/2, 1/2);
-    # q = (1/2, 1/2) -> 0
+    assert m["tv_rewarded"].iloc[0] == pytest.approx(0.5)
+    # round 1: rates over rounds 0-1: topic 0: 5/20, topic 1: 10/40 -> w = (1/2, 1/2);
+    # its items (1, 3) -> q = (1/4, 3/4) -> 1/4
+    assert m["tv_rewarded"].iloc[1] == pytest.approx(0.25)
+    # round 2 (nothing shown in it): rates over rounds 0-2 as before; q = (1/2, 1/2) -> 0
     assert m["tv_rewarded"].iloc[2] == pytest.approx(0.0)
-    # window=1: only round 1: rates (0, 1/3) -> w = (0, 1); q = (1/2, 1/2) -> 1/2
-    assert cr.topic_migration(cre, cat, window=1)["tv_rewarded"].iloc[2] == pytest.approx(0.5)
+    # window=2: rounds 1-2 only: rates (0, 1/3) -> w = (0, 1); q = (1/2, 1/2) -> 1/2
+    assert cr.topic_migration(cre, cat, window=2)["tv_rewarded"].iloc[2] == pytest.approx(0.5)
+    # window=1: round 2 alone showed nothing: undefined
+    assert math.isnan(cr.topic_migration(cre, cat, window=1)["tv_rewarded"].iloc[2])
     # off_home: creators 0 and 1 produce (creator 2 did not), creator 0 off home -> 1/2
     assert m["off_home"].tolist() == [0.5, 0.5, 0.5]
     # home distribution of producers (1 item each on topics 0 and 1) vs q
