@@ -8,7 +8,9 @@ A training run folder holds:
 * ``progress.csv``: one row per update (env steps, wall time, training episode return,
   losses, entropy, KL, steps/s);
 * ``eval.csv``: the periodic paired evaluations: every ``eval_every`` env steps the
-  greedy policy plays ``eval_users`` held-out users (evaluation seed ``10_000 + seed``;
+  policy (greedy top-K; sampling slates with ``--eval-mode sampling``, for envs such as
+  Cascade-v0 where the learned strategy explores by sampling) plays ``eval_users`` held-out
+  users (evaluation seed ``10_000 + seed``;
   the same users for every evaluation and every reference), with the mean return, its
   95% CI, and the paired difference to random with its CI; the references (random and
   the env's reference policies that fit it) are evaluated once on the same users;
@@ -71,6 +73,8 @@ class TrainPlan:
     eval_users: int = 500
     references: list[str] | None = None
     time_limit: float | None = None
+    #: how the evaluations play the policy: ``greedy`` (top-K) or ``sampling``
+    eval_mode: str = "greedy"
 
     def check(self) -> TrainPlan:
         if self.algo not in ALGORITHMS:
@@ -81,6 +85,8 @@ class TrainPlan:
         self.seed = check_int(self.seed, "--seed", 0)
         self.eval_every = check_int(self.eval_every, "--eval-every", 0)
         self.eval_users = check_int(self.eval_users, "--eval-users", 2)
+        if self.eval_mode not in ("greedy", "sampling"):
+            raise ConfigError("--eval-mode", self.eval_mode, "'greedy' or 'sampling'")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ConfigError("--time-limit", self.time_limit, "a positive number of seconds")
         return self
@@ -276,10 +282,11 @@ def train(plan: TrainPlan | None = None, out: str | os.PathLike[str] | None = No
         state["saved"] = time.perf_counter()
 
     def evaluate_now() -> None:
-        """The greedy policy on the evaluation users; after training has started also the
-        paired difference to random, a checkpoint and the files (step 0 only records)."""
+        """The policy (greedy or sampling: ``eval_mode``) on the evaluation users; after
+        training has started also the paired difference to random, a checkpoint and the
+        files (step 0 only records)."""
         started = trainer.global_step > 0
-        ret = _evaluate(trainer.policy(), plan)
+        ret = _evaluate(trainer.policy(deterministic=plan.eval_mode == "greedy"), plan)
         mean, low, high = _ci(ret)
         row: dict[str, Any] = {"global_step": trainer.global_step,
                                "wall_time": trainer.history[-1]["wall_time"] if trainer.history else 0.0,
@@ -369,7 +376,7 @@ def plot_learning_curve(run_dir: str | os.PathLike[str]) -> Path:
     plan = json.loads((d / "train.json").read_text())["plan"]
     ev = pd.read_csv(d / "eval.csv")
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    ax.plot(ev["global_step"], ev["return"], "o-", color="C0", label=f"{plan['algo']} (greedy, eval)")
+    ax.plot(ev["global_step"], ev["return"], "o-", color="C0", label=f"{plan['algo']} ({plan.get('eval_mode', 'greedy')}, eval)")
     ax.fill_between(ev["global_step"], ev["low"], ev["high"], color="C0", alpha=0.2)
     if (d / "progress.csv").is_file():
         prog = pd.read_csv(d / "progress.csv")
@@ -424,6 +431,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--eval-every", type=int,
                    help="env steps between evaluations (default: a tenth of --steps)")
     p.add_argument("--eval-users", type=int, help="users per evaluation (default 500)")
+    p.add_argument("--eval-mode", choices=None, help="how evaluations play the policy: greedy "
+                   "(top-K of its scores, default) or sampling (its slate distribution; for "
+                   "policies that explore within an episode, e.g. on Cascade-v0)")
     p.add_argument("--references", help="comma-separated reference policies (default: random "
                    "and every reference that fits the env)")
     p.add_argument("--time-limit", type=float, help="stop training after this many seconds")
@@ -455,7 +465,8 @@ def command(args: Any) -> int:
              "--users": args.users, "--seed": args.seed, "--out": args.out,
              "--set": args.set or None, "--env-arg": args.env_arg or None,
              "--eval-every": args.eval_every, "--eval-users": args.eval_users,
-             "--references": args.references, "--time-limit": args.time_limit}
+             "--references": args.references, "--time-limit": args.time_limit,
+             "--eval-mode": args.eval_mode}
     if args.resume is not None:
         given = [k for k, v in fixed.items() if v is not None]
         if given:
@@ -475,7 +486,8 @@ def command(args: Any) -> int:
                          env_kwargs=_assignments(args.env_arg, "--env-arg"),
                          eval_every=args.eval_every or 0,
                          eval_users=500 if args.eval_users is None else args.eval_users,
-                         references=refs, time_limit=args.time_limit)
+                         references=refs, time_limit=args.time_limit,
+                         eval_mode=args.eval_mode or "greedy")
         run_dir = train(plan, out=args.out, quiet=args.quiet)
     print(format_summary(run_dir))
     print(f"\nrun folder: {run_dir}  (learning curve: {run_dir / 'learning_curve.png'}; "
@@ -490,7 +502,8 @@ def format_summary(run_dir: str | os.PathLike[str]) -> str:
     f = s["final"]
     lines = [f"{plan['env']}: {plan['algo']}, {int(f['global_step']):,} env steps, "
              f"{s['wall_time']:.0f} s; evaluation on {plan['eval_users']} users "
-             f"(seed {EVAL_SEED_OFFSET + plan['seed']}), mean return and 95% CI", "",
+             f"(seed {EVAL_SEED_OFFSET + plan['seed']}, {plan.get('eval_mode', 'greedy')} "
+             "slates), mean return and 95% CI", "",
              f"{'policy':<24} {'return':>9} {'95% CI':>21}"]
     rows = [(f"{plan['algo']} (trained)", f)] + [(r["policy"], r) for r in s["references"]]
     for name, r in rows:

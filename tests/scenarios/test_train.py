@@ -89,12 +89,31 @@ args = {{ path = "{run / 'policy'}" }}
     (["train"], "ENV"),
     (["train", "--resume", "/nonexistent/run"], "--resume"),
     (["train", "--resume", "/nonexistent/run", "--steps", "5"], "--steps"),
+    (["train", IE, "--eval-mode", "best", "--steps", "10"], "--eval-mode"),
 ])
 def test_bad_input_exits_2(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "o"), "--quiet"]
                 if "--resume" not in argv else argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_sampling_evaluations_play_the_slate_distribution(tmp_path):
+    """``--eval-mode sampling``: eval.csv is the saved policy sampling its slates (not its
+    top-K) on the evaluation users."""
+    from recarena.agents import evaluate
+    from recarena.agents.rl.policy import load_policy
+
+    out = tmp_path / "s"
+    assert main(["train", IE, "--steps", "256", "--eval-every", "256", "--eval-mode",
+                 "sampling", "--out", str(out), *SMALL]) == 0
+    assert json.loads((out / "train.json").read_text())["plan"]["eval_mode"] == "sampling"
+    final = pd.read_csv(out / "eval.csv")["return"].iloc[-1]
+    users = {"users": 20, "seed": 10_000}  # SMALL's --eval-users, seed 10,000 + 0
+    sampled = evaluate(load_policy(out / "policy", deterministic=False), IE, **users)
+    greedy = evaluate(load_policy(out / "policy"), IE, **users)
+    assert final == pytest.approx(sampled["return"].mean())
+    assert final != pytest.approx(greedy["return"].mean())
 
 
 def test_checkpoint_for_another_env_is_refused_in_a_scenario(run):
