@@ -112,6 +112,8 @@ class CreatorWorldSnapshot(NamedTuple):
     id_slot: np.ndarray
     actions: Any
     policy_state: Any = None
+    #: the :class:`CreatorRound` of the last step (``None`` if no round ended in it)
+    round_report: Any = None
 
 
 class CreatorWorld(SlateWorld):
@@ -336,7 +338,7 @@ class CreatorWorld(SlateWorld):
         return CreatorWorldSnapshot(super().snapshot(), self.population.copy(),
                                     self.catalog.copy(), self._feedback.copy(), self.clock,
                                     self._id_slot.copy(), _copy_actions(self.creator_actions),
-                                    None if state is None else state.copy())
+                                    None if state is None else state.copy(), self.round_report)
 
     def restore(self, snap: CreatorWorldSnapshot) -> None:  # type: ignore[override]
         if not isinstance(snap, CreatorWorldSnapshot):
@@ -351,7 +353,7 @@ class CreatorWorld(SlateWorld):
         self._id_slot = snap.id_slot.copy()
         self.creator_actions = _copy_actions(snap.actions)
         self.policy_state = None if snap.policy_state is None else snap.policy_state.copy()
-        self.round_report = None
+        self.round_report = snap.round_report
 
 
 def _copy_actions(actions: Mapping[str, Any] | None) -> dict[str, Any] | None:

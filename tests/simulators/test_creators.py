@@ -336,6 +336,15 @@ def test_world_snapshot_restore_and_pickle_continue_identically() -> None:
     _same(first, _run(pickle.loads(blob), 10, seed=2))
     world.restore(snap)  # a snapshot stays usable
     _same(first, _run(world, 10, seed=2))
+    # a snapshot taken right after a round ended gives that round's report back
+    _run(world, 1, seed=3)
+    while world.round_report is None:
+        _run(world, 1, seed=3)
+    report, snap = world.round_report, world.snapshot()
+    _run(world, 1, seed=4)
+    assert world.round_report is None
+    world.restore(snap)
+    assert world.round_report is report
 
 
 def test_same_seed_same_world_other_seed_other_world() -> None:
