@@ -30,18 +30,10 @@ def llm_creators(llm: Any, llm_fraction: float = 1.0, llm_seed: int = 0,
     """The :class:`~recarena.simulators.llm.creators.LLMCreators` of ``creators="llm"``:
     ``llm`` a dict of :class:`~recarena.simulators.llm.LLMConfig` fields, an
     ``LLMConfig`` (the policy then owns the backend it makes) or a backend."""
-    from recarena.simulators.llm import LLMBackend, LLMConfig
+    from recarena.simulators.llm.config import env_backend
     from recarena.simulators.llm.creators import LLMCreators
 
-    if isinstance(llm, Mapping):
-        llm = LLMConfig.from_env_argument(llm, "CreatorEcosystemEnv")
-    owns = isinstance(llm, LLMConfig)
-    if owns:
-        llm = LLMBackend(llm)
-    if not callable(getattr(llm, "decide", None)):
-        raise ConfigError("CreatorEcosystemEnv.llm", llm,
-                          "the LLM backend: a dict of LLMConfig fields, an LLMConfig or an "
-                          "LLMBackend (with creators='llm')")
+    llm, owns = env_backend(llm, "CreatorEcosystemEnv", "creators='llm'")
     try:
         return LLMCreators(llm, topic_names=topic_names, llm_fraction=llm_fraction,
                            llm_seed=llm_seed, history=llm_history, owns_backend=owns)

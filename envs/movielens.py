@@ -34,19 +34,11 @@ def _shipped_personas() -> Any:
 def _llm_users(fitted: FittedMovieLens, base: Any, llm: Any, personas: Any,
                options: dict[str, Any]) -> Any:
     """``base`` with its decisions from an LLM (:mod:`recarena.simulators.llm.users`)."""
-    from recarena.simulators.llm import LLMBackend, LLMConfig
+    from recarena.simulators.llm.config import env_backend
     from recarena.simulators.llm.persona import read_personas
     from recarena.simulators.llm.users import LLMUserModel, MovieLensPersonas, movielens_texts
 
-    if isinstance(llm, dict):
-        llm = LLMConfig.from_env_argument(llm, "movielens_config")
-    owns = isinstance(llm, LLMConfig)
-    if owns:
-        llm = LLMBackend(llm)
-    if not callable(getattr(llm, "decide", None)):
-        raise ConfigError("movielens_config.llm", llm,
-                          "the LLM backend: a dict of LLMConfig fields, an LLMConfig or an "
-                          "LLMBackend (with users='llm')")
+    llm, owns = env_backend(llm, "movielens_config", "users='llm'")
     if personas is None:
         source = _shipped_personas() if fitted is _shipped() else MovieLensPersonas(fitted)
     else:

@@ -267,3 +267,22 @@ class LLMConfig:
                               "and manifests; set $OPENAI_API_KEY or pass an LLMConfig or "
                               "LLMBackend object")
         return cls.from_mapping(data)
+
+
+def env_backend(llm: Any, owner: str, role: str) -> tuple[Any, bool]:
+    """The LLM backend an env's ``llm`` argument names, and whether the env owns it (and
+    so closes it): a mapping of :class:`LLMConfig` fields (no key:
+    :meth:`LLMConfig.from_env_argument`) or an ``LLMConfig`` becomes a new
+    :class:`~recarena.simulators.llm.LLMBackend`; an object with ``decide`` is used as it
+    is. ``role`` names the env option that asked for it (``users='llm'``)."""
+    from recarena.simulators.llm.backend import LLMBackend
+
+    if isinstance(llm, Mapping):
+        llm = LLMConfig.from_env_argument(llm, owner)
+    owns = isinstance(llm, LLMConfig)
+    if owns:
+        llm = LLMBackend(llm)
+    if not callable(getattr(llm, "decide", None)):
+        raise ConfigError(f"{owner}.llm", llm, "the LLM backend: a dict of LLMConfig fields, "
+                          f"an LLMConfig or an LLMBackend (with {role})")
+    return llm, owns
